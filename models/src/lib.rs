@@ -1,0 +1,1 @@
+//! Everything torch: model definitions, weight loading and pipelines. Usable without OpenFX.

@@ -1,0 +1,1 @@
+//! The GenVideo OpenFX plugin.
