@@ -6,3 +6,6 @@ pub mod suites;
 pub mod props;
 pub mod params;
 pub mod effect;
+pub mod pixels;
+#[cfg(feature = "tensor")]
+pub mod convert;

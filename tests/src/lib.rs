@@ -1,1 +1,2 @@
-//! End-to-end tests live in tests/.
+//! Shared by the end-to-end tests and the quality benchmark: image metrics.
+pub mod metrics;
