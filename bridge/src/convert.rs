@@ -3,11 +3,10 @@
 //!
 //! Sample conversion is done a row at a time into one contiguous buffer (cheap slice work), and
 //! the colour curve runs as tensor ops on the whole frame, so a 4K frame costs milliseconds.
-use half::f16;
 use tch::{Kind, Tensor};
 
 use crate::ofx::OfxRectI;
-use crate::pixels::{intersect, BitDepth, Components, ImageView, PixelError};
+use crate::pixels::{intersect, read_samples, write_samples, BitDepth, Components, ImageView, PixelError};
 
 /// How host pixel values relate to the model's display-referred range.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,37 +57,6 @@ pub fn srgb_decode(encoded: &Tensor) -> Tensor {
     let low = &a / 12.92;
     let high = ((a.clamp_min(0.0) + 0.055) / 1.055).pow_tensor_scalar(2.4);
     low.where_self(&a.le(0.040_45), &high) * sign
-}
-
-fn read_samples(row: &[u8], depth: BitDepth, out: &mut [f32]) {
-    match depth {
-        BitDepth::Byte => out.iter_mut().zip(row).for_each(|(o, v)| *o = *v as f32 / 255.0),
-        BitDepth::Short => out
-            .iter_mut()
-            .zip(row.chunks_exact(2))
-            .for_each(|(o, v)| *o = u16::from_ne_bytes([v[0], v[1]]) as f32 / 65535.0),
-        BitDepth::Half => out
-            .iter_mut()
-            .zip(row.chunks_exact(2))
-            .for_each(|(o, v)| *o = f16::from_ne_bytes([v[0], v[1]]).to_f32()),
-        BitDepth::Float => out
-            .iter_mut()
-            .zip(row.chunks_exact(4))
-            .for_each(|(o, v)| *o = f32::from_ne_bytes([v[0], v[1], v[2], v[3]])),
-    }
-}
-
-fn write_samples(values: &[f32], depth: BitDepth, row: &mut [u8]) {
-    match depth {
-        BitDepth::Byte => row.iter_mut().zip(values).for_each(|(o, v)| *o = (v.clamp(0.0, 1.0) * 255.0).round() as u8),
-        BitDepth::Short => row.chunks_exact_mut(2).zip(values).for_each(|(o, v)| {
-            o.copy_from_slice(&((v.clamp(0.0, 1.0) * 65535.0).round() as u16).to_ne_bytes())
-        }),
-        BitDepth::Half => {
-            row.chunks_exact_mut(2).zip(values).for_each(|(o, v)| o.copy_from_slice(&f16::from_f32(*v).to_ne_bytes()))
-        }
-        BitDepth::Float => row.chunks_exact_mut(4).zip(values).for_each(|(o, v)| o.copy_from_slice(&v.to_ne_bytes())),
-    }
 }
 
 fn window_size(window: OfxRectI) -> Result<(usize, usize), PixelError> {

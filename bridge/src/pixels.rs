@@ -4,6 +4,8 @@
 //! so it knows nothing of tensors.
 use std::ffi::CStr;
 
+use half::f16;
+
 use crate::ofx::*;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,6 +93,39 @@ pub enum PixelError {
     TooLarge { width: usize, height: usize, limit: usize },
     #[error("pixel buffer of shape {got:?} does not match the {want:?} window")]
     Shape { got: Vec<i64>, want: Vec<i64> },
+}
+
+/// Host samples of one row (or part) to f32: integers scale to 0..1, half/float pass through.
+pub fn read_samples(row: &[u8], depth: BitDepth, out: &mut [f32]) {
+    match depth {
+        BitDepth::Byte => out.iter_mut().zip(row).for_each(|(o, v)| *o = *v as f32 / 255.0),
+        BitDepth::Short => out
+            .iter_mut()
+            .zip(row.chunks_exact(2))
+            .for_each(|(o, v)| *o = u16::from_ne_bytes([v[0], v[1]]) as f32 / 65535.0),
+        BitDepth::Half => out
+            .iter_mut()
+            .zip(row.chunks_exact(2))
+            .for_each(|(o, v)| *o = f16::from_ne_bytes([v[0], v[1]]).to_f32()),
+        BitDepth::Float => out
+            .iter_mut()
+            .zip(row.chunks_exact(4))
+            .for_each(|(o, v)| *o = f32::from_ne_bytes([v[0], v[1], v[2], v[3]])),
+    }
+}
+
+/// The inverse of [`read_samples`]; integers are clamped to 0..1 and rounded.
+pub fn write_samples(values: &[f32], depth: BitDepth, row: &mut [u8]) {
+    match depth {
+        BitDepth::Byte => row.iter_mut().zip(values).for_each(|(o, v)| *o = (v.clamp(0.0, 1.0) * 255.0).round() as u8),
+        BitDepth::Short => row.chunks_exact_mut(2).zip(values).for_each(|(o, v)| {
+            o.copy_from_slice(&((v.clamp(0.0, 1.0) * 65535.0).round() as u16).to_ne_bytes())
+        }),
+        BitDepth::Half => {
+            row.chunks_exact_mut(2).zip(values).for_each(|(o, v)| o.copy_from_slice(&f16::from_f32(*v).to_ne_bytes()))
+        }
+        BitDepth::Float => row.chunks_exact_mut(4).zip(values).for_each(|(o, v)| o.copy_from_slice(&v.to_ne_bytes())),
+    }
 }
 
 /// Largest image side accepted: past 32K pixels a host's bounds are far more likely garbage than
