@@ -1,3 +1,5 @@
+include!("../models/torch_link.rs");
+
 fn main() {
     // Stable Rust cannot define C-variadic functions; the OpenFX parameter and message suites need
     // them, so a small C file defines those and forwards to ordinary Rust callbacks.
@@ -5,11 +7,6 @@ fn main() {
     cc::Build::new().file("src/shim.c").warnings(true).compile("hostsim_shim");
 
     // host-sim uses bridge without its tensor feature, but a workspace-wide build unifies features
-    // and then links libtorch into it too; give it the same RPATH so it starts either way.
-    println!("cargo:rerun-if-env-changed=LIBTORCH");
-    if let Ok(libtorch) = std::env::var("LIBTORCH") {
-        let lib = std::path::Path::new(&libtorch).join("lib");
-        let lib = lib.canonicalize().unwrap_or(lib);
-        println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
-    }
+    // and then links libtorch into it too.
+    torch_rpath();
 }

@@ -139,6 +139,8 @@ pub struct Bundle {
     path: PathBuf,
     entries: Vec<Entry>,
     infos: Vec<PluginInfo>,
+    /// What each plugin set in Describe; instances start from it.
+    descriptors: Vec<Box<EffectObj>>,
     shared: Arc<Shared>,
 }
 
@@ -151,7 +153,7 @@ impl Bundle {
         for e in &entries {
             ok(call(e.main, kOfxActionLoad, std::ptr::null(), None, None), kOfxActionLoad, &shared)?;
         }
-        let mut bundle = Bundle { path, entries, infos: Vec::new(), shared };
+        let mut bundle = Bundle { path, entries, infos: Vec::new(), descriptors: Vec::new(), shared };
         for e in bundle.entries.clone() {
             let fx = EffectObj::new(bundle.shared.clone());
             ok(call(e.main, kOfxActionDescribe, fx.handle() as _, None, None), kOfxActionDescribe, &bundle.shared)?;
@@ -161,6 +163,7 @@ impl Bundle {
                 contexts: fx.props.strs(kOfxImageEffectPropSupportedContexts),
                 version: (0, 0),
             });
+            bundle.descriptors.push(fx);
         }
         bundle.infos = infos;
         Ok(bundle)
@@ -204,6 +207,10 @@ impl Bundle {
 
         // The instance starts as a copy of the descriptor's clips and parameters.
         let fx = EffectObj::new(shared.clone());
+        if let Some(d) = self.entries.iter().position(|e| e.id == id).and_then(|i| self.descriptors.get(i)) {
+            fx.props.copy_from(&d.props);
+        }
+        fx.props.copy_from(&desc.props);
         fx.props.set_str(kOfxPropType, "OfxTypeImageEffectInstance");
         fx.props.set_str(kOfxImageEffectPropContext, context.ofx());
         fx.props.set_int(kOfxPropIsInteractive, 0);

@@ -57,6 +57,12 @@ impl PropSet {
         self.set(name, vec![Value::Ptr(v as usize)]);
     }
 
+    /// Copies every property of `other` (a descriptor's into its instance).
+    pub fn copy_from(&self, other: &PropSet) {
+        let theirs = other.map.lock().clone();
+        self.map.lock().extend(theirs);
+    }
+
     pub fn get(&self, name: &str) -> Option<Vec<Value>> {
         self.map.lock().get(name).cloned()
     }

@@ -28,11 +28,13 @@ pub enum PlanError {
     )]
     NoNeighbour { frame: i64, side: Side },
     #[error(
-        "frames {first}-{last} are a gap of {} frames, longer than 'Longest gap' ({max_gap}); \
+        "frames {first}-{last}{} are a gap of {}{} frames, longer than 'Longest gap' ({max_gap}); \
          raise it, or shorten the list of frames to rebuild",
+        if *open { " and beyond" } else { "" },
+        if *open { "more than " } else { "" },
         last - first + 1
     )]
-    GapTooLong { first: i64, last: i64, max_gap: i64 },
+    GapTooLong { first: i64, last: i64, max_gap: i64, open: bool },
     #[error("frame {frame} is outside the source clip ({first}-{last})")]
     OutsideSource { frame: i64, first: i64, last: i64 },
     #[error("the source clip has no frames")]
@@ -97,8 +99,10 @@ pub fn plan_repair<E: From<PlanError>>(
         Neighbour::ClipEdge => last,
         Neighbour::TooFar => t + max_gap,
     };
+    // Where the search ran out, the gap may go on further than we looked.
+    let open = matches!(before, Neighbour::TooFar) || matches!(after, Neighbour::TooFar);
     if gap_last - gap_first + 1 > max_gap {
-        return Err(PlanError::GapTooLong { first: gap_first, last: gap_last, max_gap }.into());
+        return Err(PlanError::GapTooLong { first: gap_first, last: gap_last, max_gap, open }.into());
     }
     match (before, after) {
         (Neighbour::Found(a), Neighbour::Found(b)) => {
@@ -109,7 +113,7 @@ pub fn plan_repair<E: From<PlanError>>(
         (Neighbour::ClipEdge, _) => Err(PlanError::NoNeighbour { frame: t, side: Side::Before }.into()),
         (_, Neighbour::ClipEdge) => Err(PlanError::NoNeighbour { frame: t, side: Side::After }.into()),
         // Unreachable after the gap-length check above; kept total rather than panicking.
-        _ => Err(PlanError::GapTooLong { first: gap_first, last: gap_last, max_gap }.into()),
+        _ => Err(PlanError::GapTooLong { first: gap_first, last: gap_last, max_gap, open }.into()),
     }
 }
 
@@ -179,7 +183,7 @@ mod tests {
         let bad: Vec<i64> = (10..=15).collect();
         assert_eq!(
             plan(12, &bad, (0, 40), 4, false),
-            Err(PlanError::GapTooLong { first: 8, last: 16, max_gap: 4 })
+            Err(PlanError::GapTooLong { first: 8, last: 16, max_gap: 4, open: true })
         );
         assert!(plan(12, &bad, (0, 40), 6, false).is_ok());
     }

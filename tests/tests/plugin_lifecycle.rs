@@ -1,0 +1,74 @@
+//! Loading, unloading, the effects that have no model yet, and a damaged bundle.
+mod common;
+use common::*;
+use host_sim::*;
+
+#[test]
+fn load_and_unload_a_hundred_times() {
+    for _ in 0..100 {
+        let b = bundle();
+        let inst = b.instance("org.genvideo.Infill", Context::Filter).unwrap();
+        drop(inst);
+        drop(b);
+    }
+    // Still fully working afterwards.
+    let (_b, inst) = infill(Context::Filter);
+    inst.connect("Source", footage().with_missing([2])).unwrap();
+    let out = inst.render_range((1, 3), &RenderOptions::default()).unwrap();
+    assert!(out.failures().is_empty(), "{:?}", out.failures());
+}
+
+#[test]
+fn generate_and_extend_say_the_model_is_not_configured() {
+    let b = bundle();
+    let gen = b.instance("org.genvideo.Generate", Context::Generator).unwrap();
+    gen.set_param("prompt", "a red ball bouncing").unwrap();
+    let out = gen.render_range((0, 1), &RenderOptions::default()).unwrap();
+    assert_eq!(out.failures().len(), 2);
+    assert!(gen.error_messages().iter().any(|m| m.contains("model not configured")), "{:?}", gen.error_messages());
+
+    let ext = b.instance("org.genvideo.Extend", Context::General).unwrap();
+    ext.connect("Source", footage()).unwrap();
+    let out = ext.render_range((0, 0), &RenderOptions::default()).unwrap();
+    assert_eq!(out.failures().len(), 1);
+    assert!(ext.error_messages().iter().any(|m| m.contains("model not configured")));
+    assert_eq!(ext.images_held(), 0);
+}
+
+/// A copy of the bundle whose RIFE weights are truncated: every Infill render fails with a message
+/// naming the file, and the host stays up.
+#[test]
+fn corrupt_weights_give_a_clear_message() {
+    let src = bundle_path();
+    let dir = std::env::temp_dir().join(format!("genvideo-corrupt-{}", std::process::id()));
+    let copy = dir.join("GenVideo.ofx.bundle");
+    let _ = std::fs::remove_dir_all(&dir);
+    copy_dir(&src, &copy);
+    let weights = copy.join("Contents/Resources/rife-hdv3/flownet.safetensors");
+    let bytes = std::fs::read(&weights).unwrap();
+    std::fs::write(&weights, &bytes[..bytes.len() / 3]).unwrap();
+
+    let b = Bundle::load(&copy).unwrap();
+    let inst = b.instance("org.genvideo.Infill", Context::Filter).unwrap();
+    inst.connect("Source", footage().with_missing([2])).unwrap();
+    let out = inst.render_range((1, 3), &RenderOptions::default()).unwrap();
+    assert_eq!(out.failures().iter().map(|(t, _)| *t).collect::<Vec<_>>(), [2]);
+    assert!(out.frame(1).is_some() && out.frame(3).is_some(), "good frames still pass through");
+    let msgs = inst.error_messages().join("\n");
+    assert!(msgs.contains("flownet.safetensors"), "{msgs}");
+    assert_eq!(inst.images_held(), 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
