@@ -183,9 +183,15 @@ mod tests {
         let bad: Vec<i64> = (10..=15).collect();
         assert_eq!(
             plan(12, &bad, (0, 40), 4, false),
-            Err(PlanError::GapTooLong { first: 8, last: 16, max_gap: 4, open: true })
+            Err(PlanError::GapTooLong { first: 10, last: 15, max_gap: 4, open: false })
         );
         assert!(plan(12, &bad, (0, 40), 6, false).is_ok());
+        // A gap longer than the search reach is reported as open-ended.
+        let long: Vec<i64> = (10..=30).collect();
+        assert_eq!(
+            plan(12, &long, (0, 40), 4, false),
+            Err(PlanError::GapTooLong { first: 10, last: 16, max_gap: 4, open: true })
+        );
     }
 
     #[test]
