@@ -17,6 +17,9 @@ pub struct ClipSource {
     /// Frames whose pixels are poisoned with NaN (a broken upstream node).
     pub nan_frames: BTreeSet<i64>,
     pub format: Format,
+    /// Depth and components names reported on images instead of the real ones: how a host (or a
+    /// future OpenFX version) with a format the plugin does not know looks to the plugin.
+    pub reported_format: Option<(String, String)>,
 }
 
 impl ClipSource {
@@ -29,6 +32,7 @@ impl ClipSource {
             missing: BTreeSet::new(),
             nan_frames: BTreeSet::new(),
             format: Format::default(),
+            reported_format: None,
         }
     }
 
@@ -55,6 +59,11 @@ impl ClipSource {
 
     pub fn with_format(mut self, format: Format) -> Self {
         self.format = format;
+        self
+    }
+
+    pub fn reporting_format(mut self, depth: &str, components: &str) -> Self {
+        self.reported_format = Some((depth.to_string(), components.to_string()));
         self
     }
 

@@ -144,6 +144,11 @@ unsafe extern "C" fn clip_get_image(
         match source.frame_at(time) {
             Some(frame) => {
                 *out = lend_image(HostBuffer::from_frame(&frame, source.format), None, c.shared.clone(), time);
+                if let Some((depth, components)) = &source.reported_format {
+                    let props = &*(*out as *const PropSet);
+                    props.set_str(kOfxImageEffectPropPixelDepth, depth);
+                    props.set_str(kOfxImageEffectPropComponents, components);
+                }
                 kOfxStatOK
             }
             None => kOfxStatFailed,

@@ -210,3 +210,18 @@ fn concurrent_host_threads_give_the_same_frames() {
         assert!(d < 1e-5, "frame {t} differs by {d} across threads");
     }
 }
+
+#[test]
+fn unknown_pixel_formats_are_refused_by_name() {
+    let (_b, inst) = infill(Context::Filter);
+    inst.connect("Source", footage().with_missing([3]).reporting_format("OfxBitDepthDouble", "OfxImageComponentRGBA")).unwrap();
+    let out = render(&inst, (2, 4));
+    assert_eq!(out.failures().len(), 3);
+    assert!(inst.error_messages().iter().any(|m| m.contains("unsupported pixel depth 'OfxBitDepthDouble'")), "{:?}", inst.error_messages());
+
+    let (_b, inst) = infill(Context::Filter);
+    inst.connect("Source", footage().reporting_format("OfxBitDepthFloat", "OfxImageComponentYUVA")).unwrap();
+    let out = render(&inst, (2, 2));
+    assert_eq!(out.failures().len(), 1);
+    assert!(inst.error_messages().iter().any(|m| m.contains("OfxImageComponentYUVA")), "{:?}", inst.error_messages());
+}
