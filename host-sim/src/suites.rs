@@ -827,3 +827,98 @@ pub fn ofx_host() -> *mut OfxHost {
     })
     .0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CString;
+
+    fn c(s: &str) -> CString {
+        CString::new(s).unwrap()
+    }
+
+    #[test]
+    fn property_suite_round_trips_every_type_and_reports_errors() {
+        let p = PropSet::new();
+        let h = p.handle();
+        let s = &PROPERTY_SUITE;
+        unsafe {
+            assert_eq!((s.propSetInt)(h, c("i").as_ptr(), 2, 7), kOfxStatOK);
+            let mut n = 0;
+            assert_eq!((s.propGetDimension)(h, c("i").as_ptr(), &mut n), kOfxStatOK);
+            assert_eq!(n, 3, "setting index 2 grows the property");
+            let mut v = 0;
+            (s.propGetInt)(h, c("i").as_ptr(), 2, &mut v);
+            assert_eq!(v, 7);
+            assert_eq!((s.propGetInt)(h, c("i").as_ptr(), 5, &mut v), kOfxStatErrBadIndex);
+            assert_eq!((s.propGetInt)(h, c("nope").as_ptr(), 0, &mut v), kOfxStatErrUnknown);
+            let mut d = 0.0;
+            assert_eq!((s.propGetDouble)(h, c("i").as_ptr(), 0, &mut d), kOfxStatErrValue, "wrong type");
+            (s.propSetString)(h, c("s").as_ptr(), 0, c("hello").as_ptr());
+            let mut out: *mut c_char = std::ptr::null_mut();
+            assert_eq!((s.propGetString)(h, c("s").as_ptr(), 0, &mut out), kOfxStatOK);
+            assert_eq!(CStr::from_ptr(out).to_str().unwrap(), "hello");
+            let ds = [1.5, 2.5];
+            (s.propSetDoubleN)(h, c("d").as_ptr(), 2, ds.as_ptr());
+            let mut back = [0.0; 2];
+            (s.propGetDoubleN)(h, c("d").as_ptr(), 2, back.as_mut_ptr());
+            assert_eq!(back, ds);
+            assert_eq!((s.propReset)(h, c("d").as_ptr()), kOfxStatOK);
+            assert_eq!((s.propGetDimension)(h, c("d").as_ptr(), &mut n), kOfxStatErrUnknown);
+            assert_eq!((s.propGetInt)(std::ptr::null_mut(), c("i").as_ptr(), 0, &mut v), kOfxStatErrBadHandle);
+        }
+    }
+
+    /// The variadic functions go through the C shim: one out-pointer per component.
+    #[test]
+    fn parameter_values_cross_the_variadic_shim() {
+        let fx = EffectObj::new(Default::default());
+        let set = fx.params.handle();
+        let ps = &PARAMETER_SUITE;
+        unsafe {
+            for (ty, name) in [("OfxParamTypeInteger", "n"), ("OfxParamTypeDouble2D", "xy"), ("OfxParamTypeString", "s"), ("OfxParamTypeBoolean", "b")] {
+                assert_eq!((ps.paramDefine)(set, c(ty).as_ptr(), c(name).as_ptr(), std::ptr::null_mut()), kOfxStatOK);
+            }
+            assert_eq!((ps.paramDefine)(set, c("OfxParamTypeInteger").as_ptr(), c("n").as_ptr(), std::ptr::null_mut()), kOfxStatErrExists);
+            let handle = |name: &str| {
+                let mut h: OfxParamHandle = std::ptr::null_mut();
+                assert_eq!((ps.paramGetHandle)(set, c(name).as_ptr(), &mut h, std::ptr::null_mut()), kOfxStatOK);
+                h
+            };
+            let (n, xy, s, b) = (handle("n"), handle("xy"), handle("s"), handle("b"));
+            assert_eq!((ps.paramSetValue)(n, 42 as c_int), kOfxStatOK);
+            assert_eq!((ps.paramSetValueAtTime)(xy, 3.0, 0.25f64, -4.5f64), kOfxStatOK);
+            assert_eq!((ps.paramSetValue)(s, c("12-15, 40").as_ptr()), kOfxStatOK);
+            assert_eq!((ps.paramSetValue)(b, 1 as c_int), kOfxStatOK);
+            let mut i: c_int = 0;
+            assert_eq!((ps.paramGetValueAtTime)(n, 7.0, &mut i as *mut c_int), kOfxStatOK);
+            assert_eq!(i, 42);
+            let (mut x, mut y) = (0.0f64, 0.0f64);
+            assert_eq!((ps.paramGetValue)(xy, &mut x as *mut f64, &mut y as *mut f64), kOfxStatOK);
+            assert_eq!((x, y), (0.25, -4.5));
+            let mut text: *mut c_char = std::ptr::null_mut();
+            assert_eq!((ps.paramGetValue)(s, &mut text as *mut *mut c_char), kOfxStatOK);
+            assert_eq!(CStr::from_ptr(text).to_str().unwrap(), "12-15, 40");
+            (ps.paramGetValue)(b, &mut i as *mut c_int);
+            assert_eq!(i, 1);
+            let mut junk = 0u8;
+            assert_eq!((ps.paramGetValue)(&mut junk as *mut u8 as OfxParamHandle, &mut i as *mut c_int), kOfxStatErrBadHandle);
+        }
+        for p in fx.params.params.lock().iter() {
+            live_params().lock().remove(&(p.handle() as usize));
+        }
+    }
+
+    #[test]
+    fn messages_are_formatted_and_recorded() {
+        let fx = EffectObj::new(Default::default());
+        unsafe {
+            let h = fx.handle() as *mut c_void;
+            (MESSAGE_SUITE_V2.message)(h, c("OfxMessageError").as_ptr(), c("id").as_ptr(), c("%s: %d%%").as_ptr(), c("frame").as_ptr(), 5 as c_int);
+        }
+        let m = fx.shared.messages.lock().clone();
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].text, "frame: 5%");
+        assert!(m[0].is_error());
+    }
+}
