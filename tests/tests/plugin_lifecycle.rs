@@ -72,3 +72,28 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+/// installers/install puts the bundle on OFX_PLUGIN_PATH, where a host finds it by name, and the
+/// installed .ofx resolves libtorch by RPATH alone.
+#[test]
+fn the_installed_bundle_is_found_on_the_plugin_path_and_links_without_ld_library_path() {
+    let dir = std::env::temp_dir().join(format!("genvideo-install-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let status = std::process::Command::new(root().join("installers/install"))
+        .env("OFX_PLUGIN_PATH", &dir)
+        .status()
+        .expect("run installers/install");
+    assert!(status.success());
+    let ofx = dir.join("GenVideo.ofx.bundle/Contents/Linux-x86-64/GenVideo.ofx");
+    let ldd = std::process::Command::new("ldd").arg(&ofx).env_remove("LD_LIBRARY_PATH").output().expect("ldd");
+    let text = String::from_utf8_lossy(&ldd.stdout);
+    assert!(ldd.status.success() && !text.contains("not found"), "{text}");
+    assert!(text.contains("libtorch_cpu.so"), "{text}");
+
+    std::env::set_var("OFX_PLUGIN_PATH", &dir);
+    let found = host_sim::search_bundles();
+    assert_eq!(found.first(), Some(&dir.join("GenVideo.ofx.bundle")));
+    let b = Bundle::find("GenVideo").expect("found by name");
+    assert_eq!(b.plugins().len(), 3);
+    let _ = std::fs::remove_dir_all(&dir);
+}
