@@ -89,6 +89,8 @@ fn the_installed_bundle_is_found_on_the_plugin_path_and_links_without_ld_library
     let text = String::from_utf8_lossy(&ldd.stdout);
     assert!(ldd.status.success() && !text.contains("not found"), "{text}");
     assert!(text.contains("libtorch_cpu.so"), "{text}");
+    // Linked although nothing references it directly, so CUDA works wherever it exists.
+    assert!(text.contains("libtorch_cuda.so"), "{text}");
 
     std::env::set_var("OFX_PLUGIN_PATH", &dir);
     let found = host_sim::search_bundles();
