@@ -105,11 +105,6 @@ impl PropertySet {
         self.call("propSetDouble", name, s)
     }
 
-    pub fn set_pointer(&self, name: &CStr, index: usize, v: *mut c_void) -> Result<()> {
-        let s = unsafe { (self.suites.property.propSetPointer)(self.handle, name.as_ptr(), index as c_int, v) };
-        self.call("propSetPointer", name, s)
-    }
-
     pub fn set_string(&self, name: &CStr, index: usize, v: &str) -> Result<()> {
         let v = cstring(v);
         let s = unsafe { (self.suites.property.propSetString)(self.handle, name.as_ptr(), index as c_int, v.as_ptr()) };

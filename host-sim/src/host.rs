@@ -139,7 +139,8 @@ pub struct Bundle {
     path: PathBuf,
     entries: Vec<Entry>,
     infos: Vec<PluginInfo>,
-    /// What each plugin set in Describe; instances start from it.
+    /// What each plugin set in Describe; instances start from it. Boxed: handles are addresses.
+    #[allow(clippy::vec_box)]
     descriptors: Vec<Box<EffectObj>>,
     shared: Arc<Shared>,
 }
@@ -609,7 +610,7 @@ impl Instance {
                 messages: error_text(&self.shared),
             });
         }
-        output.ok_or_else(|| HostError::NoOutput(t))
+        output.ok_or(HostError::NoOutput(t))
     }
 
     /// Images still held by the plugin after all actions returned.

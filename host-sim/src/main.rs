@@ -26,7 +26,7 @@ enum Command {
         bundle: Option<PathBuf>,
     },
     /// Renders an effect over a clip and writes PNG frames (plus a preview and a contact sheet).
-    Render(RenderArgs),
+    Render(Box<RenderArgs>),
 }
 
 #[derive(clap::Args)]
@@ -105,7 +105,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match cli.command {
         Command::List { bundle } => list(bundle),
-        Command::Render(args) => render(args),
+        Command::Render(args) => render(*args),
     };
     match r {
         Ok(code) => code,

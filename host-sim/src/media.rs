@@ -81,8 +81,8 @@ pub fn read_png_dir(dir: &Path) -> Result<Vec<Frame>, HostError> {
             let img = image::open(p).map_err(|e| HostError::Media(format!("{}: {e}", p.display())))?.into_rgba16();
             let mut f = Frame::new(img.width() as usize, img.height() as usize);
             for (px, s) in f.rgba.chunks_exact_mut(4).zip(img.pixels()) {
-                for c in 0..4 {
-                    px[c] = s.0[c] as f32 / 65535.0;
+                for (v, c) in px.iter_mut().zip(s.0) {
+                    *v = c as f32 / 65535.0;
                 }
             }
             Ok(f)

@@ -63,6 +63,8 @@ impl Shared {
 pub struct EffectObj {
     pub props: Box<PropSet>,
     pub params: Box<ParamSetObj>,
+    // Boxed throughout: a handle is the object's address, which must not move as the Vec grows.
+    #[allow(clippy::vec_box)]
     pub clips: Mutex<Vec<Box<ClipObj>>>,
     pub shared: Arc<Shared>,
 }
@@ -205,6 +207,7 @@ impl ParamObj {
 #[derive(Default)]
 pub struct ParamSetObj {
     pub props: Box<PropSet>,
+    #[allow(clippy::vec_box)]
     pub params: Mutex<Vec<Box<ParamObj>>>,
 }
 

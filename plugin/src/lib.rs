@@ -84,8 +84,10 @@ pub extern "C" fn OfxGetPlugin(nth: c_int) -> *mut OfxPlugin {
 }
 
 /// OpenFX 1.4's optional early host handshake; the same host arrives again through `setHost`.
+/// # Safety
+/// `host` must be null or point at the host's OfxHost, valid for the life of the process.
 #[no_mangle]
-pub extern "C" fn OfxSetHost(host: *const OfxHost) -> OfxStatus {
+pub unsafe extern "C" fn OfxSetHost(host: *const OfxHost) -> OfxStatus {
     catch_unwind(|| match unsafe { bridge::suites::set_host(host) } {
         Ok(()) => kOfxStatOK,
         Err(e) => {
@@ -97,7 +99,7 @@ pub extern "C" fn OfxSetHost(host: *const OfxHost) -> OfxStatus {
 }
 
 unsafe extern "C" fn set_host(host: *mut OfxHost) {
-    let _ = OfxSetHost(host);
+    OfxSetHost(host);
 }
 
 unsafe extern "C" fn main_generate(a: *const c_char, h: *const c_void, i: OfxPropertySetHandle, o: OfxPropertySetHandle) -> OfxStatus {
