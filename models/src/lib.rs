@@ -1,6 +1,7 @@
 //! Everything torch: model definitions, weight loading and pipelines. Usable without OpenFX.
 
 pub mod device;
+pub mod checkpoint;
 pub mod error;
 pub mod rife;
 
