@@ -3,7 +3,12 @@
 pub mod device;
 pub mod checkpoint;
 pub mod error;
+pub mod autoencoder_kl_ltx;
+pub mod bert;
 pub mod rife;
+pub mod t5;
+pub mod tokenizer;
+pub mod transformer_ltx;
 
 pub use device::{select_device, DEVICE_ENV};
 pub use error::{ModelError, ShapeMismatch};
