@@ -6,6 +6,7 @@ pub mod error;
 pub mod autoencoder_kl_ltx;
 pub mod bert;
 pub mod rife;
+pub mod scheduler;
 pub mod t5;
 pub mod tokenizer;
 pub mod transformer_ltx;
