@@ -5,6 +5,7 @@ pub mod checkpoint;
 pub mod error;
 pub mod autoencoder_kl_ltx;
 pub mod bert;
+pub mod pipeline_ltx;
 pub mod rife;
 pub mod scheduler;
 pub mod t5;

@@ -46,10 +46,7 @@ pub fn run_reference(script: &str, args: &[&str]) {
 }
 
 pub fn read_tensors(path: &Path) -> HashMap<String, Tensor> {
-    Tensor::read_safetensors(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .into_iter()
-        .collect()
+    Tensor::read_safetensors(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).into_iter().collect()
 }
 
 /// max |ours - theirs| / max |theirs|: one number per comparison, printed and bounded.
@@ -64,10 +61,7 @@ pub fn relative_error(ours: &Tensor, theirs: &Tensor) -> f64 {
 
 pub fn assert_close(what: &str, ours: &Tensor, theirs: &Tensor, tolerance: f64) {
     assert_eq!(ours.size(), theirs.size(), "{what}: shape {:?} vs reference {:?}", ours.size(), theirs.size());
-    assert!(
-        ours.isfinite().all().int64_value(&[]) == 1,
-        "{what}: our output has non-finite values"
-    );
+    assert!(ours.isfinite().all().int64_value(&[]) == 1, "{what}: our output has non-finite values");
     let rel = relative_error(ours, theirs);
     println!("{what}: relative error {rel:.2e} (tolerance {tolerance:.0e}, shape {:?})", ours.size());
     assert!(rel <= tolerance, "{what}: relative error {rel:.3e} exceeds {tolerance:.0e}");

@@ -1,0 +1,722 @@
+//! The LTX-Video pipeline with conditioning items, mirroring diffusers'
+//! `pipelines/ltx/pipeline_ltx_condition.py` (`LTXConditionPipeline`).
+//!
+//! One mechanism serves every effect: frames given at any index are encoded by the VAE and pinned
+//! with their own (lower) timestep, so text-to-video (no items), image-to-video (a still at 0),
+//! extension (the clip's end at 0, or its start at the far end), keyframe infill (both sides) and
+//! chained long generation are the same denoising loop.
+//!
+//! Differences from diffusers, on purpose:
+//! - conditioning frames are encoded to the posterior's mode, not a sample (diffusers samples;
+//!   the parity test patches its `retrieve_latents` to the mode);
+//! - noise comes from a [`NoiseSource`] so a render is reproducible per seed on any thread and
+//!   device, and tests can replay diffusers' draws;
+//! - a prompt longer than `max_sequence_length` is an error (diffusers cuts it with a warning);
+//! - with a scheduler that uses dynamic shifting the resolution-dependent shift of `LTXPipeline`
+//!   applies (diffusers' condition pipeline refuses such a scheduler).
+
+use std::path::{Path, PathBuf};
+
+use tch::{Device, Kind, Tensor};
+
+use crate::autoencoder_kl_ltx::AutoencoderKlLtxVideo;
+use crate::checkpoint::read_json;
+use crate::error::ModelError;
+use crate::scheduler::{linear_quadratic_schedule, FlowMatchEulerDiscreteScheduler, FlowMatchEulerDiscreteSchedulerConfig};
+use crate::t5::T5EncoderModel;
+use crate::tokenizer::PromptTokenizer;
+use crate::transformer_ltx::LtxVideoTransformer3DModel;
+
+/// Latent frames of a multi-frame condition placed at a non-zero index that become extra
+/// tokens (the rest are pinned in place), as `prepare_latents`' `num_prefix_latent_frames`.
+const NUM_PREFIX_LATENT_FRAMES: i64 = 2;
+
+/// Turns prompts into the transformer's `encoder_hidden_states`.
+pub trait TextEncoder: Send + Sync {
+    /// Embeddings `[B, L, D]` and attention mask `[B, L]` (1 = token, 0 = padding), each prompt
+    /// padded to `max_length` tokens. A longer prompt is an error that says so, never a silent cut.
+    fn encode(&self, prompts: &[&str], max_length: usize) -> Result<(Tensor, Tensor), ModelError>;
+}
+
+/// T5 (`text_encoder/`) with its tokenizer (`tokenizer/`), as LTX-Video ships them.
+pub struct T5TextEncoder {
+    pub tokenizer: PromptTokenizer,
+    pub model: T5EncoderModel,
+}
+
+// SAFETY: the weights are read-only after loading; libtorch inference on shared tensors is
+// thread-safe (grad mode is thread-local).
+unsafe impl Send for T5TextEncoder {}
+unsafe impl Sync for T5TextEncoder {}
+
+impl TextEncoder for T5TextEncoder {
+    fn encode(&self, prompts: &[&str], max_length: usize) -> Result<(Tensor, Tensor), ModelError> {
+        let mut ids = Vec::with_capacity(prompts.len());
+        let mut masks = Vec::with_capacity(prompts.len());
+        for prompt in prompts {
+            let (i, m) = self.tokenizer.encode(prompt, max_length)?;
+            ids.push(i);
+            masks.push(m);
+        }
+        let device = self.model.device();
+        let ids = Tensor::f_cat(&ids, 0)?.f_to_device(device)?;
+        let mask = Tensor::f_cat(&masks, 0)?.f_to_device(device)?;
+        let embeds = tch::no_grad(|| self.model.forward(&ids, Some(&mask)))?;
+        Ok((embeds, mask))
+    }
+}
+
+/// Where the random numbers come from. Every draw is a standard normal tensor on the CPU in
+/// float32 (moved to the device by the caller), in a fixed order per request.
+pub trait NoiseSource {
+    fn randn(&mut self, shape: &[i64]) -> Result<Tensor, ModelError>;
+}
+
+/// The production source: draw `i` of a request with seed `s` is libtorch's normal generator
+/// seeded from `(s, i)`, so results do not depend on which thread renders or on other
+/// concurrent generations (the libtorch generator is process-wide; a lock serialises the
+/// seed-and-draw pair).
+pub struct SeededNoise {
+    seed: u64,
+    draws: u64,
+}
+
+static RNG_LOCK: parking_lot::Mutex<()> = parking_lot::const_mutex(());
+
+impl SeededNoise {
+    pub fn new(seed: u64) -> Self {
+        Self { seed, draws: 0 }
+    }
+}
+
+impl NoiseSource for SeededNoise {
+    fn randn(&mut self, shape: &[i64]) -> Result<Tensor, ModelError> {
+        // splitmix64 of (seed, draw) keeps neighbouring seeds' streams unrelated.
+        let mut z = self.seed.wrapping_add(0x9E37_79B9_7F4A_7C15u64.wrapping_mul(self.draws + 1));
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        self.draws += 1;
+        let _guard = RNG_LOCK.lock();
+        tch::manual_seed((z >> 1) as i64);
+        Ok(Tensor::f_randn(shape, (Kind::Float, Device::Cpu))?)
+    }
+}
+
+/// Frames pinned at `frame_index` of the output with `strength` (1 = keep exactly).
+pub struct Condition {
+    /// `[3, F, H, W]` in [0, 1], at the output resolution; F = 1 + 8k (trimmed otherwise).
+    pub frames: Tensor,
+    pub frame_index: i64,
+    pub strength: f64,
+}
+
+/// Everything one generation needs besides the models. Defaults are diffusers'.
+pub struct GenerationRequest {
+    pub prompt: String,
+    pub negative_prompt: String,
+    pub width: i64,
+    pub height: i64,
+    pub num_frames: i64,
+    pub frame_rate: f64,
+    pub num_inference_steps: usize,
+    pub guidance_scale: f64,
+    pub guidance_rescale: f64,
+    pub image_cond_noise_scale: f64,
+    pub decode_timestep: f64,
+    pub decode_noise_scale: Option<f64>,
+    pub conditions: Vec<Condition>,
+}
+
+impl Default for GenerationRequest {
+    fn default() -> Self {
+        Self {
+            prompt: String::new(),
+            negative_prompt: String::new(),
+            width: 704,
+            height: 512,
+            num_frames: 161,
+            frame_rate: 25.0,
+            num_inference_steps: 50,
+            guidance_scale: 3.0,
+            guidance_rescale: 0.0,
+            image_cond_noise_scale: 0.15,
+            decode_timestep: 0.0,
+            decode_noise_scale: None,
+            conditions: Vec::new(),
+        }
+    }
+}
+
+/// What a progress callback sees; returning `false` cancels between steps.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub step: usize,
+    pub total: usize,
+}
+
+#[derive(serde::Deserialize)]
+struct ModelIndex {
+    #[serde(rename = "_class_name")]
+    class_name: Option<String>,
+}
+
+pub struct LtxPipeline {
+    pub transformer: LtxVideoTransformer3DModel,
+    pub vae: AutoencoderKlLtxVideo,
+    pub text_encoder: Box<dyn TextEncoder>,
+    pub scheduler_config: FlowMatchEulerDiscreteSchedulerConfig,
+    /// Prompt length in tokens (LTXConditionPipeline's default is 256).
+    pub max_sequence_length: usize,
+    pub device: Device,
+    pub kind: Kind,
+}
+
+const PIPELINES: [&str; 3] = ["LTXPipeline", "LTXConditionPipeline", "LTXImageToVideoPipeline"];
+
+impl LtxPipeline {
+    /// Loads a diffusers LTX-Video folder (`model_index.json` with `transformer/`, `vae/`,
+    /// `text_encoder/`, `tokenizer/`, `scheduler/`).
+    pub fn load(dir: &Path, device: Device, kind: Kind) -> Result<Self, ModelError> {
+        let index_path = dir.join("model_index.json");
+        if !index_path.is_file() {
+            return Err(ModelError::InvalidConfig(format!(
+                "{} is not a diffusers pipeline folder (no model_index.json)",
+                dir.display()
+            )));
+        }
+        let index: ModelIndex = read_json(&index_path)?;
+        let class = index.class_name.unwrap_or_default();
+        if !PIPELINES.contains(&class.as_str()) {
+            return Err(ModelError::InvalidConfig(format!(
+                "{} holds a {class:?} pipeline; expected one of {}",
+                dir.display(),
+                PIPELINES.join(", ")
+            )));
+        }
+        let sub = |name: &str| -> Result<PathBuf, ModelError> {
+            let p = dir.join(name);
+            if p.is_dir() {
+                Ok(p)
+            } else {
+                Err(ModelError::InvalidConfig(format!("{}: the {name}/ folder is missing", dir.display())))
+            }
+        };
+        let scheduler_config: FlowMatchEulerDiscreteSchedulerConfig =
+            read_json(&sub("scheduler")?.join("scheduler_config.json"))?;
+        FlowMatchEulerDiscreteScheduler::new(scheduler_config.clone())?;
+        let transformer = LtxVideoTransformer3DModel::load(&sub("transformer")?, device, kind)?;
+        let vae = AutoencoderKlLtxVideo::load(&sub("vae")?, device, kind)?;
+        let tokenizer = PromptTokenizer::load(&sub("tokenizer")?)?;
+        let model = T5EncoderModel::load(&sub("text_encoder")?, device, kind)?;
+        let text_encoder = Box::new(T5TextEncoder { tokenizer, model });
+        Ok(Self { transformer, vae, text_encoder, scheduler_config, max_sequence_length: 256, device, kind })
+    }
+
+    pub fn spatial_ratio(&self) -> i64 {
+        self.vae.spatial_compression_ratio()
+    }
+
+    pub fn temporal_ratio(&self) -> i64 {
+        self.vae.temporal_compression_ratio()
+    }
+
+    fn patch(&self) -> (i64, i64) {
+        (self.transformer.config.patch_size, self.transformer.config.patch_size_t)
+    }
+
+    /// Checks a request's geometry and conditions before any work, with messages that say what
+    /// would be valid.
+    pub fn validate(&self, req: &GenerationRequest) -> Result<(), ModelError> {
+        let (s, t) = (self.spatial_ratio(), self.temporal_ratio());
+        if req.width < s || req.height < s || req.width % s != 0 || req.height % s != 0 {
+            return Err(ModelError::InvalidInput(format!(
+                "{}x{} is not a multiple of {s} in both directions (try {}x{})",
+                req.width,
+                req.height,
+                (req.width / s).max(1) * s,
+                (req.height / s).max(1) * s
+            )));
+        }
+        if req.num_frames < 1 || (req.num_frames - 1) % t != 0 {
+            let k = ((req.num_frames - 1).max(0) + t / 2) / t;
+            return Err(ModelError::InvalidInput(format!(
+                "{} frames: the model generates 1 + {t}k frames (try {})",
+                req.num_frames,
+                k * t + 1
+            )));
+        }
+        if req.num_inference_steps == 0 {
+            return Err(ModelError::InvalidInput("at least one denoising step is needed".into()));
+        }
+        for (i, c) in req.conditions.iter().enumerate() {
+            let size = c.frames.size();
+            if size.len() != 4 || size[0] != 3 || size[2] != req.height || size[3] != req.width {
+                return Err(ModelError::InvalidInput(format!(
+                    "condition {i}: frames are {size:?}; expected [3, F, {}, {}]",
+                    req.height, req.width
+                )));
+            }
+            if c.frame_index < 0 || c.frame_index >= req.num_frames {
+                return Err(ModelError::InvalidInput(format!(
+                    "condition {i}: frame index {} is outside the {} generated frames",
+                    c.frame_index, req.num_frames
+                )));
+            }
+            if !(0.0..=1.0).contains(&c.strength) {
+                return Err(ModelError::InvalidInput(format!("condition {i}: strength {} is not in [0, 1]", c.strength)));
+            }
+            let usable = trimmed_frames(size[1], c.frame_index, req.num_frames, t);
+            if usable < 1 {
+                return Err(ModelError::InvalidInput(format!("condition {i}: no frames to condition on")));
+            }
+            if c.frame_index != 0 && size[1] > 1 && (usable - 1) / t + 1 < NUM_PREFIX_LATENT_FRAMES {
+                return Err(ModelError::InvalidInput(format!(
+                    "condition {i}: a clip placed at frame {} needs at least {} frames (it has {})",
+                    c.frame_index,
+                    (NUM_PREFIX_LATENT_FRAMES - 1) * t + 1,
+                    size[1]
+                )));
+            }
+            if c.frames.f_isnan()?.f_any()?.int64_value(&[]) != 0 {
+                return Err(ModelError::InvalidInput(format!("condition {i}: frames contain NaN")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the whole pipeline: frames `[F, 3, H, W]` in [0, 1] on the pipeline's device.
+    pub fn generate(
+        &self,
+        req: &GenerationRequest,
+        noise: &mut dyn NoiseSource,
+        progress: &mut dyn FnMut(Progress) -> bool,
+    ) -> Result<Tensor, ModelError> {
+        self.validate(req)?;
+        tch::no_grad(|| self.generate_inner(req, noise, progress))
+    }
+
+    fn generate_inner(
+        &self,
+        req: &GenerationRequest,
+        noise: &mut dyn NoiseSource,
+        progress: &mut dyn FnMut(Progress) -> bool,
+    ) -> Result<Tensor, ModelError> {
+        let dev = self.device;
+        let (s, t) = (self.spatial_ratio(), self.temporal_ratio());
+        let (p, pt) = self.patch();
+        let cfg = req.guidance_scale > 1.0;
+
+        // Text.
+        let max_len = self.max_sequence_length;
+        let (mut embeds, mut mask) = self.text_encoder.encode(&[req.prompt.as_str()], max_len)?;
+        if cfg {
+            let (neg, neg_mask) = self.text_encoder.encode(&[req.negative_prompt.as_str()], max_len)?;
+            embeds = Tensor::f_cat(&[neg, embeds], 0)?;
+            mask = Tensor::f_cat(&[neg_mask, mask], 0)?;
+        }
+        let embeds = embeds.f_to_kind(self.kind)?;
+
+        // Schedule.
+        let (lf, lh, lw) = ((req.num_frames - 1) / t + 1, req.height / s, req.width / s);
+        let mut scheduler = FlowMatchEulerDiscreteScheduler::new(self.scheduler_config.clone())?;
+        if self.scheduler_config.use_dynamic_shifting {
+            let n = req.num_inference_steps;
+            let sigmas: Vec<f64> =
+                (0..n).map(|i| 1.0 - i as f64 * (1.0 - 1.0 / n as f64) / (n.max(2) - 1) as f64).collect();
+            let mu = scheduler.calculate_shift(lf * lh * lw);
+            scheduler.set_timesteps(Some(n), Some(&sigmas), Some(mu), None)?;
+        } else {
+            let timesteps: Vec<f64> = linear_quadratic_schedule(req.num_inference_steps, 0.025, None)
+                .into_iter()
+                .map(|s| (s as f32 * 1000.0) as f64)
+                .collect();
+            scheduler.set_timesteps(None, None, None, Some(&timesteps))?;
+        }
+
+        // Latents and conditioning (prepare_latents).
+        let channels = self.transformer.config.in_channels;
+        let shape = [1, channels, lf, lh, lw];
+        let mut latents = noise.randn(&shape)?.f_to_device(dev)?;
+        let conditioning = !req.conditions.is_empty();
+        let frame_mask = Tensor::f_zeros([1, lf], (Kind::Float, dev))?;
+        let mut extra_latents = Vec::new();
+        let mut extra_coords = Vec::new();
+        let mut extra_masks = Vec::new();
+        for c in &req.conditions {
+            let usable = trimmed_frames(c.frames.size()[1], c.frame_index, req.num_frames, t);
+            let video = c
+                .frames
+                .f_narrow(1, 0, usable)?
+                .f_unsqueeze(0)?
+                .f_to_device(dev)?
+                .f_to_kind(self.kind)?
+                .f_mul_scalar(2.0)?
+                .f_sub_scalar(1.0)?;
+            let encoded = self.vae.encode(&video)?;
+            let mut cond = self.vae.normalize_latents(&encoded, 1.0)?.f_to_kind(Kind::Float)?;
+            let n_cond = cond.size()[2];
+            if c.frame_index == 0 {
+                let head = latents.f_narrow(2, 0, n_cond)?;
+                let mixed = head.f_lerp(&cond, c.strength)?;
+                latents = Tensor::f_cat(&[mixed, latents.f_narrow(2, n_cond, lf - n_cond)?], 2)?;
+                let _ = frame_mask.f_narrow(1, 0, n_cond)?.f_fill_(c.strength)?;
+                continue;
+            }
+            if usable > 1 && n_cond > NUM_PREFIX_LATENT_FRAMES {
+                let start = c.frame_index / t + NUM_PREFIX_LATENT_FRAMES;
+                let count = (n_cond - NUM_PREFIX_LATENT_FRAMES).min(lf - start);
+                if count > 0 {
+                    let pinned = cond.f_narrow(2, NUM_PREFIX_LATENT_FRAMES, count)?;
+                    let mixed = latents.f_narrow(2, start, count)?.f_lerp(&pinned, c.strength)?;
+                    latents = Tensor::f_cat(
+                        &[latents.f_narrow(2, 0, start)?, mixed, latents.f_narrow(2, start + count, lf - start - count)?],
+                        2,
+                    )?;
+                    let _ = frame_mask.f_narrow(1, start, count)?.f_fill_(c.strength)?;
+                }
+                cond = cond.f_narrow(2, 0, NUM_PREFIX_LATENT_FRAMES)?;
+            }
+            let n = noise.randn(&cond.size())?.f_to_device(dev)?;
+            let cond = n.f_lerp(&cond, c.strength)?;
+            let coords = scale_video_ids(&video_ids(cond.size()[2], lh, lw, p, pt, dev)?, s, t, c.frame_index)?;
+            let packed = pack_latents(&cond, p, pt)?;
+            extra_masks.push(Tensor::f_full([1, packed.size()[1]], c.strength, (Kind::Float, dev))?);
+            extra_latents.push(packed);
+            extra_coords.push(coords);
+        }
+        let ids = video_ids(lf, lh, lw, p, pt, dev)?;
+        let mut cond_mask =
+            if conditioning { Some(frame_mask.f_gather(1, &ids.f_select(1, 0)?, false)?) } else { None };
+        let mut coords = scale_video_ids(&ids, s, t, 0)?;
+        let mut latents = pack_latents(&latents, p, pt)?;
+        let extra_tokens: i64 = extra_latents.iter().map(|l| l.size()[1]).sum();
+        if !extra_latents.is_empty() {
+            extra_latents.push(latents);
+            latents = Tensor::f_cat(&extra_latents, 1)?;
+            extra_coords.push(coords);
+            coords = Tensor::f_cat(&extra_coords, 2)?;
+            if let Some(m) = cond_mask.take() {
+                extra_masks.push(m);
+                cond_mask = Some(Tensor::f_cat(&extra_masks, 1)?);
+            }
+        }
+        let coords = coords.f_to_kind(Kind::Float)?;
+        let time = coords.f_select(1, 0)?.f_mul_scalar(1.0 / req.frame_rate)?;
+        let _ = coords.f_select(1, 0)?.f_copy_(&time)?;
+        let init_latents = if conditioning { Some(latents.f_detach_copy()?) } else { None };
+        let batch = if cfg { 2 } else { 1 };
+        let coords = if cfg { Tensor::f_cat(&[&coords, &coords], 0)? } else { coords };
+
+        // Denoising.
+        let timesteps = scheduler.timesteps.clone();
+        let total = timesteps.len();
+        if !progress(Progress { step: 0, total }) {
+            return Err(ModelError::Cancelled);
+        }
+        for (i, &tv) in timesteps.iter().enumerate() {
+            if let (Some(init), Some(m)) = (&init_latents, &cond_mask) {
+                if req.image_cond_noise_scale > 0.0 {
+                    // Timestep-dependent noise on hard-pinned tokens helps motion continuity.
+                    let n = noise.randn(&latents.size())?.f_to_device(dev)?;
+                    let tt = tv / 1000.0;
+                    let noised = init.f_add(&n.f_mul_scalar(req.image_cond_noise_scale * tt * tt)?)?;
+                    let hard = m.f_gt(1.0 - 1e-6)?.f_unsqueeze(-1)?;
+                    latents = noised.f_where_self(&hard, &latents)?;
+                }
+            }
+            let input = if cfg { Tensor::f_cat(&[&latents, &latents], 0)? } else { latents.shallow_clone() };
+            let input = input.f_to_kind(self.kind)?;
+            let t_tensor = Tensor::f_full([batch, 1], tv as f32 as f64, (Kind::Float, dev))?;
+            let timestep = match &cond_mask {
+                Some(m) => {
+                    let m = if cfg { Tensor::f_cat(&[m, m], 0)? } else { m.shallow_clone() };
+                    t_tensor.f_minimum(&m.f_neg()?.f_add_scalar(1.0)?.f_mul_scalar(1000.0)?)?
+                }
+                None => t_tensor,
+            };
+            let pred = self.transformer.forward(
+                &input,
+                &embeds,
+                &timestep,
+                Some(&mask),
+                lf,
+                lh,
+                lw,
+                (1.0, 1.0, 1.0),
+                Some(&coords),
+            )?;
+            let pred = pred.f_to_kind(Kind::Float)?;
+            let (pred, timestep) = if cfg {
+                let parts = pred.f_chunk(2, 0)?;
+                let (uncond, text) = (&parts[0], &parts[1]);
+                let mut guided = uncond.f_add(&text.f_sub(uncond)?.f_mul_scalar(req.guidance_scale)?)?;
+                if req.guidance_rescale > 0.0 {
+                    guided = rescale_noise_cfg(&guided, text, req.guidance_rescale)?;
+                }
+                (guided, timestep.f_chunk(2, 0)?.swap_remove(0))
+            } else {
+                (pred, timestep)
+            };
+            let denoised = scheduler.step(&pred.f_neg()?, tv, &latents, Some(&timestep), None)?;
+            latents = match &cond_mask {
+                Some(m) => {
+                    let threshold = Tensor::from((tv / 1000.0 - 1e-6) as f32).f_to_device(dev)?;
+                    let active = m.f_neg()?.f_add_scalar(1.0)?.f_gt_tensor(&threshold)?;
+                    denoised.f_where_self(&active.f_unsqueeze(-1)?, &latents)?
+                }
+                None => denoised,
+            };
+            if !progress(Progress { step: i + 1, total }) {
+                return Err(ModelError::Cancelled);
+            }
+        }
+
+        // Decode.
+        let latents = latents.f_narrow(1, extra_tokens, latents.size()[1] - extra_tokens)?;
+        let latents = unpack_latents(&latents, lf, lh, lw, p, pt)?;
+        let scaling = self.vae.config.scaling_factor;
+        let mut latents = self.vae.denormalize_latents(&latents, scaling)?.f_to_kind(self.kind)?;
+        let temb = if self.vae.config.timestep_conditioning {
+            let n = noise.randn(&latents.size())?.f_to_device(dev)?.f_to_kind(self.kind)?;
+            let scale = req.decode_noise_scale.unwrap_or(req.decode_timestep);
+            latents = latents.f_mul_scalar(1.0 - scale)?.f_add(&n.f_mul_scalar(scale)?)?;
+            Some(Tensor::f_full([1], req.decode_timestep, (self.kind, dev))?)
+        } else {
+            None
+        };
+        let video = self.vae.decode(&latents, temb.as_ref())?;
+        // [1, 3, F, H, W] in [-1, 1] -> [F, 3, H, W] in [0, 1]
+        Ok(video
+            .f_squeeze_dim(0)?
+            .f_permute([1, 0, 2, 3])?
+            .f_to_kind(Kind::Float)?
+            .f_mul_scalar(0.5)?
+            .f_add_scalar(0.5)?
+            .f_clamp(0.0, 1.0)?)
+    }
+}
+
+/// Which end of a chained generation is generated first (and so anchors the rest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChainDirection {
+    /// Chunk by chunk from frame 0, each conditioned on the tail of the previous one.
+    Forward,
+    /// From the last frame back, each chunk conditioned on the head of the one after it
+    /// (Extend backward: the anchor is the clip that follows).
+    Backward,
+}
+
+impl LtxPipeline {
+    /// Generates `req.num_frames` frames in chunks of at most `max_chunk` frames (1 + 8k), each
+    /// chunk after the first conditioned on the `overlap` frames it shares with its neighbour, so
+    /// outputs far longer than the model's window (a minute) stay continuous. `req.conditions`
+    /// are placed in whichever chunks they fall into. Progress counts steps over all chunks.
+    pub fn generate_chained(
+        &self,
+        req: &GenerationRequest,
+        max_chunk: i64,
+        overlap: i64,
+        direction: ChainDirection,
+        noise: &mut dyn NoiseSource,
+        progress: &mut dyn FnMut(Progress) -> bool,
+    ) -> Result<Tensor, ModelError> {
+        let t = self.temporal_ratio();
+        let max_chunk = (max_chunk.max(t + 1) - 1) / t * t + 1;
+        let total = req.num_frames;
+        if total <= max_chunk {
+            return self.generate(req, noise, progress);
+        }
+        if overlap < 1 || (overlap - 1) % t != 0 || overlap >= max_chunk {
+            return Err(ModelError::InvalidInput(format!(
+                "chain overlap must be 1 + {t}k frames and shorter than a chunk ({max_chunk}); got {overlap}"
+            )));
+        }
+        let step = max_chunk - overlap;
+        let chunks = 1 + ((total - max_chunk) + step - 1) / step;
+        let steps_total = chunks as usize * req.num_inference_steps;
+        let mut frames: Option<Tensor> = None;
+        // Output frames generated so far: [covered.0, covered.1).
+        let mut covered = (0i64, 0i64);
+        for c in 0..chunks {
+            let len = if c == 0 { max_chunk } else { (total - (covered.1 - covered.0) + overlap).min(max_chunk) };
+            let len = (len - 1 + t - 1) / t * t + 1;
+            let start = match direction {
+                ChainDirection::Forward => {
+                    if c == 0 {
+                        0
+                    } else {
+                        covered.1 - overlap
+                    }
+                }
+                ChainDirection::Backward => {
+                    if c == 0 {
+                        total - len
+                    } else {
+                        covered.0 + overlap - len
+                    }
+                }
+            };
+            let mut conditions = Vec::new();
+            if let Some(done) = &frames {
+                let (context, index) = match direction {
+                    ChainDirection::Forward => (done.f_narrow(0, done.size()[0] - overlap, overlap)?, 0),
+                    ChainDirection::Backward => (done.f_narrow(0, 0, overlap)?, len - overlap),
+                };
+                conditions.push(Condition { frames: context.f_permute([1, 0, 2, 3])?, frame_index: index, strength: 1.0 });
+            }
+            for cond in &req.conditions {
+                let at = cond.frame_index - start;
+                if (0..len).contains(&at) {
+                    conditions.push(Condition { frames: cond.frames.shallow_clone(), frame_index: at, strength: cond.strength });
+                }
+            }
+            let chunk_req = GenerationRequest {
+                prompt: req.prompt.clone(),
+                negative_prompt: req.negative_prompt.clone(),
+                num_frames: len,
+                conditions,
+                ..*req
+            };
+            let offset = c as usize * req.num_inference_steps;
+            let mut chunk_progress = |p: Progress| progress(Progress { step: offset + p.step, total: steps_total });
+            let out = self.generate(&chunk_req, noise, &mut chunk_progress)?;
+            frames = Some(match (frames, direction) {
+                (None, _) => out,
+                (Some(done), ChainDirection::Forward) => Tensor::f_cat(&[done, out.f_narrow(0, overlap, len - overlap)?], 0)?,
+                (Some(done), ChainDirection::Backward) => Tensor::f_cat(&[out.f_narrow(0, 0, len - overlap)?, done], 0)?,
+            });
+            covered = match direction {
+                ChainDirection::Forward => (0, start + len),
+                ChainDirection::Backward => (start, total),
+            };
+            if covered.1 - covered.0 >= total {
+                break;
+            }
+        }
+        let frames = frames.ok_or_else(|| ModelError::InvalidInput("nothing to generate".into()))?;
+        let n = frames.size()[0];
+        Ok(match direction {
+            ChainDirection::Forward => frames.f_narrow(0, 0, total)?,
+            ChainDirection::Backward => frames.f_narrow(0, n - total, total)?,
+        })
+    }
+}
+
+/// Frames of a condition that the pipeline uses: no more than fit after `start`, cut down to
+/// 1 + k * ratio (`trim_conditioning_sequence`).
+fn trimmed_frames(frames: i64, start: i64, target: i64, ratio: i64) -> i64 {
+    let n = frames.min(target - start);
+    if n < 1 {
+        return 0;
+    }
+    (n - 1) / ratio * ratio + 1
+}
+
+/// `[B, C, F, H, W]` -> `[B, F/pt * H/p * W/p, C * pt * p * p]` (`_pack_latents`).
+pub fn pack_latents(latents: &Tensor, p: i64, pt: i64) -> Result<Tensor, ModelError> {
+    let [b, _, f, h, w] = dims5(latents)?;
+    Ok(latents
+        .f_reshape([b, -1, f / pt, pt, h / p, p, w / p, p])?
+        .f_permute([0, 2, 4, 6, 1, 3, 5, 7])?
+        .f_flatten(4, 7)?
+        .f_flatten(1, 3)?)
+}
+
+/// Inverse of [`pack_latents`] (`_unpack_latents`).
+pub fn unpack_latents(latents: &Tensor, f: i64, h: i64, w: i64, p: i64, pt: i64) -> Result<Tensor, ModelError> {
+    let b = latents.size()[0];
+    Ok(latents
+        .f_reshape([b, f, h, w, -1, pt, p, p])?
+        .f_permute([0, 4, 1, 5, 2, 6, 3, 7])?
+        .f_flatten(6, 7)?
+        .f_flatten(4, 5)?
+        .f_flatten(2, 3)?)
+}
+
+fn dims5(t: &Tensor) -> Result<[i64; 5], ModelError> {
+    t.size()
+        .try_into()
+        .map_err(|_| ModelError::InvalidInput(format!("expected a 5-d latent tensor, got {:?}", t.size())))
+}
+
+/// Latent-grid coordinates `[1, 3, N]` (frame, row, column) of each token (`_prepare_video_ids`).
+fn video_ids(f: i64, h: i64, w: i64, p: i64, pt: i64, dev: Device) -> Result<Tensor, ModelError> {
+    let opts = (Kind::Int64, dev);
+    let grid = Tensor::f_meshgrid_indexing(
+        &[
+            Tensor::f_arange_start_step(0, f, pt, opts)?,
+            Tensor::f_arange_start_step(0, h, p, opts)?,
+            Tensor::f_arange_start_step(0, w, p, opts)?,
+        ],
+        "ij",
+    )?;
+    Ok(Tensor::f_stack(&grid, 0)?.f_unsqueeze(0)?.f_reshape([1, 3, -1])?)
+}
+
+/// Latent coordinates to pixel coordinates; the causal first latent frame covers pixel frame 0
+/// (`_scale_video_ids`).
+fn scale_video_ids(ids: &Tensor, s: i64, t: i64, frame_index: i64) -> Result<Tensor, ModelError> {
+    let scale = Tensor::f_from_slice(&[t, s, s])?.f_to_device(ids.device())?.f_view([1, 3, 1])?;
+    let scaled = ids.f_mul(&scale)?;
+    let frames = scaled.f_select(1, 0)?.f_add_scalar(1 - t)?.f_clamp_min(0)?.f_add_scalar(frame_index)?;
+    let _ = scaled.f_select(1, 0)?.f_copy_(&frames)?;
+    Ok(scaled)
+}
+
+/// Guidance rescale (Lin et al. 2023, section 3.4), as diffusers' `rescale_noise_cfg`.
+fn rescale_noise_cfg(cfg: &Tensor, text: &Tensor, rescale: f64) -> Result<Tensor, ModelError> {
+    let dims: Vec<i64> = (1..text.dim() as i64).collect();
+    let std_text = text.f_std_dim(dims.as_slice(), true, true)?;
+    let std_cfg = cfg.f_std_dim(dims.as_slice(), true, true)?;
+    let rescaled = cfg.f_mul(&std_text.f_div(&std_cfg)?)?;
+    Ok(rescaled.f_mul_scalar(rescale)?.f_add(&cfg.f_mul_scalar(1.0 - rescale)?)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pack_and_unpack_are_inverse() {
+        let x = Tensor::randn([1, 4, 3, 4, 6], (Kind::Float, Device::Cpu));
+        for (p, pt) in [(1, 1), (2, 1), (2, 3)] {
+            let packed = pack_latents(&x, p, pt).unwrap();
+            assert_eq!(packed.size(), [1, 3 / pt * 4 / p * 6 / p, 4 * p * p * pt]);
+            let back = unpack_latents(&packed, 3 / pt, 4 / p, 6 / p, p, pt).unwrap();
+            assert!(back.equal(&x));
+        }
+    }
+
+    #[test]
+    fn video_ids_place_the_causal_first_frame_at_zero() {
+        let ids = video_ids(3, 2, 2, 1, 1, Device::Cpu).unwrap();
+        let scaled = scale_video_ids(&ids, 32, 8, 0).unwrap();
+        let frames: Vec<i64> = Vec::try_from(scaled.select(1, 0).reshape([-1])).unwrap();
+        assert_eq!(frames, vec![0, 0, 0, 0, 1, 1, 1, 1, 9, 9, 9, 9]);
+        let shifted: Vec<i64> =
+            Vec::try_from(scale_video_ids(&ids, 32, 8, 40).unwrap().select(1, 0).reshape([-1])).unwrap();
+        assert_eq!(shifted[0], 40);
+        let cols: Vec<i64> = Vec::try_from(scaled.select(1, 2).reshape([-1])).unwrap();
+        assert_eq!(&cols[..4], &[0, 32, 0, 32]);
+    }
+
+    #[test]
+    fn conditions_are_trimmed_to_one_plus_8k() {
+        assert_eq!(trimmed_frames(20, 0, 121, 8), 17);
+        assert_eq!(trimmed_frames(20, 110, 121, 8), 9);
+        assert_eq!(trimmed_frames(5, 121, 121, 8), 0);
+        assert_eq!(trimmed_frames(1, 60, 121, 8), 1);
+    }
+
+    #[test]
+    fn seeded_noise_is_reproducible_and_differs_per_draw() {
+        let a1 = SeededNoise::new(7).randn(&[64]).unwrap();
+        let mut b = SeededNoise::new(7);
+        let b1 = b.randn(&[64]).unwrap();
+        let b2 = b.randn(&[64]).unwrap();
+        assert!(a1.equal(&b1));
+        assert!(!b1.equal(&b2));
+        assert!(!SeededNoise::new(8).randn(&[64]).unwrap().equal(&a1));
+    }
+}
