@@ -513,7 +513,10 @@ impl Instance {
         *out_clip.output.lock() = (w, h, format);
         out_clip.props.set_str(kOfxImageEffectPropPixelDepth, &format.depth.as_ofx().to_string_lossy());
         out_clip.props.set_str(kOfxImageEffectPropComponents, &format.components.as_ofx().to_string_lossy());
-        out_clip.props.set_doubles(kOfxImageEffectPropFrameRange, &[range.0 as f64, range.1 as f64]);
+        // The output clip spans the effect's time domain (a generator starts at 0), not just the
+        // frames asked for now: effects index their output from its first frame.
+        let domain = self.time_domain((range.0.min(0), range.1)).unwrap_or(range);
+        out_clip.props.set_doubles(kOfxImageEffectPropFrameRange, &[domain.0 as f64, domain.1 as f64]);
         *self.shared.time_bounds.lock() = (range.0 as f64, range.1 as f64);
         *self.shared.abort_after_progress_updates.lock() = opts.abort_after_progress_updates;
 

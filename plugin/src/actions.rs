@@ -6,6 +6,7 @@ use bridge::effect::ImageEffect;
 use bridge::ofx::*;
 use bridge::props::PropertySet;
 
+use crate::generative::{extend, generate};
 use crate::{describe, infill, props, runtime, Effect, PluginError};
 
 pub fn dispatch(
@@ -44,18 +45,20 @@ pub fn dispatch(
         let window = OfxRectI { x1, y1, x2, y2 };
         match effect {
             Effect::Infill => infill::render(&fx, time, window)?,
-            Effect::Generate | Effect::Extend => return Err(not_configured(effect)),
+            Effect::Generate => generate::render(&fx, time, window)?,
+            Effect::Extend => extend::render(&fx, time, window)?,
         }
         Ok(kOfxStatOK)
     } else if action == kOfxImageEffectActionGetFramesNeeded {
         match effect {
-            Effect::Infill => {
+            Effect::Infill | Effect::Extend => {
                 let time = props(in_args)?.get_double(kOfxPropTime, 0)?;
-                let (a, b) = infill::frames_needed(&fx, time)?;
+                let (a, b) =
+                    if effect == Effect::Infill { infill::frames_needed(&fx, time)? } else { extend::frames_needed(&fx, time)? };
                 set_clip_range(&props(out_args)?, kOfxImageEffectSimpleSourceClipName, a, b)?;
                 Ok(kOfxStatOK)
             }
-            _ => Ok(kOfxStatReplyDefault),
+            Effect::Generate => Ok(kOfxStatReplyDefault),
         }
     } else if action == kOfxImageEffectActionGetTimeDomain {
         match effect {
@@ -66,7 +69,11 @@ pub fn dispatch(
                 }
                 None => Ok(kOfxStatReplyDefault),
             },
-            _ => Ok(kOfxStatReplyDefault),
+            Effect::Generate | Effect::Extend => {
+                let (a, b) = if effect == Effect::Generate { generate::time_domain(&fx)? } else { extend::time_domain(&fx)? };
+                props(out_args)?.set_doubles(kOfxImageEffectPropFrameRange, &[a, b])?;
+                Ok(kOfxStatOK)
+            }
         }
     } else {
         Ok(kOfxStatReplyDefault)
@@ -77,12 +84,4 @@ fn set_clip_range(out: &PropertySet, clip: &CStr, a: f64, b: f64) -> Result<(), 
     let name = PropertySet::clip_prop_name(kOfxImageClipPropFrameRange, clip);
     out.set_doubles(&name, &[a, b])?;
     Ok(())
-}
-
-fn not_configured(effect: Effect) -> PluginError {
-    PluginError::NotConfigured(format!(
-        "model not configured: this build of GenVideo has no video generation model yet, so {} renders \
-         nothing. Infill works today; generation arrives with the LTX-Video model family.",
-        effect.label()
-    ))
 }

@@ -17,6 +17,9 @@ pub enum PluginError {
     Input(String),
     #[error("{0}")]
     NotConfigured(String),
+    /// The usage policy refused the prompt (or could not check it).
+    #[error("{0}")]
+    Refused(String),
     #[error("cancelled")]
     Aborted,
 }
@@ -33,5 +36,11 @@ impl PluginError {
     /// A cancelled render is the user's choice, not a failure worth a dialog.
     pub fn is_quiet(&self) -> bool {
         matches!(self, PluginError::Aborted | PluginError::Model(models::ModelError::Cancelled))
+    }
+}
+
+impl From<tch::TchError> for PluginError {
+    fn from(e: tch::TchError) -> Self {
+        PluginError::Model(e.into())
     }
 }

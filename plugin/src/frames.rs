@@ -100,10 +100,22 @@ impl<'a> SourceFrames<'a> {
     /// Writes display-referred `rgb` (and `alpha`) into the host's output image, converting back to
     /// the colour space the source came in.
     pub fn write(&self, rgb: &Tensor, alpha: Option<&Tensor>, out: &mut Image) -> Result<(), PluginError> {
-        let mut view = view_of(out)?;
-        tensor_to_image(rgb, alpha, &mut view, self.window, self.color.space())?;
-        Ok(())
+        write_display(rgb, alpha, out, self.window, self.color)
     }
+}
+
+/// Writes display-referred `rgb` `[3, H, W]` (and `alpha`) covering `window` into a host image,
+/// converting to the colour space the user chose for it.
+pub fn write_display(
+    rgb: &Tensor,
+    alpha: Option<&Tensor>,
+    out: &mut Image,
+    window: OfxRectI,
+    color: ColorChoice,
+) -> Result<(), PluginError> {
+    let mut view = view_of(out)?;
+    tensor_to_image(rgb, alpha, &mut view, window, color.space())?;
+    Ok(())
 }
 
 /// The raw view of a host image's memory, validated.

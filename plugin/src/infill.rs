@@ -7,7 +7,7 @@ use tch::Tensor;
 
 use crate::frames::{ColorChoice, SourceFrames};
 use crate::infill_plan::{self, FramePlan, RepairPolicy};
-use crate::{frame_list, params, runtime, PluginError};
+use crate::{frame_list, generative, params, runtime, PluginError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
@@ -26,6 +26,7 @@ struct Settings {
     policy: RepairPolicy,
     inbetweens: i64,
     flow_scale: Option<f64>,
+    generative_above: i64,
     color: ColorChoice,
 }
 
@@ -51,6 +52,7 @@ impl Settings {
                 3 => Some(0.25),
                 _ => None,
             },
+            generative_above: set.param(params::GENERATIVE_ABOVE)?.int_at(time)?.max(1) as i64,
             color: ColorChoice::from_index(set.param(params::COLOR_SPACE)?.int_at(time)?),
         })
     }
@@ -127,6 +129,37 @@ pub fn render(fx: &ImageEffect, time: f64, window: OfxRectI) -> Result<(), Plugi
             }
             frames.write(&frame.display, frame.alpha.as_ref(), &mut out)?;
         }
+        FramePlan::Between { before, after, .. } if s.mode == Mode::Repair && after - before - 1 > s.generative_above => {
+            match generative::infill_gap(fx, time, window, &mut frames, before, after)? {
+                Some(segment) => {
+                    let frame = &segment.frames[(t - before - 1) as usize];
+                    let a = frames.require(before)?;
+                    let b = frames.require(after)?;
+                    let step = (t - before) as f64 / (after - before) as f64;
+                    let alpha: Option<Tensor> = match (&a.alpha, &b.alpha) {
+                        (Some(x), Some(y)) => Some(x * (1.0 - step) + y * step),
+                        _ => None,
+                    };
+                    frames.write(frame, alpha.as_ref(), &mut out)?;
+                }
+                None => interpolate(fx, &s, &mut frames, &mut out, t, plan)?,
+            }
+        }
+        FramePlan::Between { .. } => interpolate(fx, &s, &mut frames, &mut out, t, plan)?,
+    }
+    Ok(())
+}
+
+/// A short gap (or any gap without a model): RIFE at the frame's fractional position.
+fn interpolate(
+    fx: &ImageEffect,
+    s: &Settings,
+    frames: &mut SourceFrames,
+    out: &mut bridge::effect::Image,
+    t: i64,
+    plan: FramePlan,
+) -> Result<(), PluginError> {
+    match plan {
         FramePlan::Between { before, after, t: step } => {
             let a = frames.require(before)?;
             let b = frames.require(after)?;
@@ -148,10 +181,10 @@ pub fn render(fx: &ImageEffect, time: f64, window: OfxRectI) -> Result<(), Plugi
             if !progress.update(1.0) {
                 return Err(PluginError::Aborted);
             }
-            frames.write(&rgb, alpha.as_ref(), &mut out)?;
+            frames.write(&rgb, alpha.as_ref(), out)
         }
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// Whether source frame `f` must be rebuilt: listed by the user, not delivered by the host, or

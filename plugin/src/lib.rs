@@ -14,10 +14,12 @@ mod describe;
 mod error;
 mod frame_list;
 mod frames;
+mod generative;
 mod infill;
 mod infill_plan;
 mod params;
 mod runtime;
+mod segments;
 
 pub use error::PluginError;
 

@@ -10,6 +10,8 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use models::pipeline_ltx::LtxPipeline;
+use safety::policy::Policy;
 use models::rife::Rife;
 
 use crate::PluginError;
@@ -69,4 +71,82 @@ pub fn rife() -> Result<Arc<Rife>, PluginError> {
     let rife = Arc::new(Rife::load(&path, models::select_device()?)?);
     *slot = Some(rife.clone());
     Ok(rife)
+}
+
+/// Pipelines by model folder, loaded on first use and kept (switching folders back and forth in
+/// a session should not reload multi-GB weights). A failed load is not remembered.
+pub fn pipeline(model_dir: &str) -> Result<Arc<SharedPipeline>, PluginError> {
+    if model_dir.is_empty() {
+        return Err(PluginError::NotConfigured(
+            "no model: set 'Model folder' to an LTX-Video checkpoint in diffusers format (the folder with \
+             model_index.json). This build has no embedded default model yet."
+                .into(),
+        ));
+    }
+    let dir = PathBuf::from(model_dir);
+    if !dir.is_dir() {
+        return Err(PluginError::Input(format!("'Model folder' {} is not a folder", dir.display())));
+    }
+    let dir = dir.canonicalize().unwrap_or(dir);
+    static PIPELINES: Mutex<Vec<(PathBuf, Arc<SharedPipeline>)>> = Mutex::new(Vec::new());
+    let mut loaded = PIPELINES.lock();
+    if let Some((_, p)) = loaded.iter().find(|(d, _)| *d == dir) {
+        return Ok(p.clone());
+    }
+    let device = models::select_device()?;
+    // bf16 where tensor cores make it the fast path; fp32 on the CPU, where bf16 matmuls are slow.
+    let kind = if device.is_cuda() { tch::Kind::BFloat16 } else { tch::Kind::Float };
+    let pipe = Arc::new(SharedPipeline(LtxPipeline::load(&dir, device, kind)?));
+    loaded.push((dir, pipe.clone()));
+    Ok(pipe)
+}
+
+/// A loaded pipeline shared by every render thread.
+pub struct SharedPipeline(LtxPipeline);
+
+// SAFETY: the weights are never mutated after loading; libtorch inference on shared read-only
+// tensors is thread-safe (grad mode is thread-local), and `generation_lock` serialises runs.
+unsafe impl Send for SharedPipeline {}
+unsafe impl Sync for SharedPipeline {}
+
+impl std::ops::Deref for SharedPipeline {
+    type Target = LtxPipeline;
+    fn deref(&self) -> &LtxPipeline {
+        &self.0
+    }
+}
+
+/// One generation at a time per process: two at once would only split the device and double the
+/// peak memory. Waiting polls the host's abort flag.
+pub fn generation_lock(aborted: &dyn Fn() -> bool) -> Result<parking_lot::MutexGuard<'static, ()>, PluginError> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    loop {
+        if let Some(guard) = LOCK.try_lock_for(std::time::Duration::from_millis(200)) {
+            return Ok(guard);
+        }
+        if aborted() {
+            return Err(PluginError::Aborted);
+        }
+    }
+}
+
+/// The usage policy, checked before every generation. A studio's own policy file replaces the
+/// built-in one through `GENVIDEO_POLICY`; the semantic check reads the sentence encoder shipped
+/// in the bundle. If the policy cannot be loaded nothing is generated (fail closed).
+pub fn check_prompt(prompt: &str) -> Result<(), PluginError> {
+    static POLICY: Mutex<Option<Arc<Policy>>> = Mutex::new(None);
+    let policy = {
+        let mut slot = POLICY.lock();
+        match slot.as_ref() {
+            Some(p) => p.clone(),
+            None => {
+                let file = std::env::var_os("GENVIDEO_POLICY").map(PathBuf::from);
+                let encoder = resources_dir()?.join("all-minilm-l6-v2");
+                let p = Arc::new(Policy::load(file.as_deref(), &encoder).map_err(|e| PluginError::Refused(e.to_string()))?);
+                *slot = Some(p.clone());
+                p
+            }
+        }
+    };
+    policy.check(prompt).map_err(|refusal| PluginError::Refused(refusal.to_string()))
 }

@@ -1,4 +1,4 @@
-//! Loading, unloading, the effects that have no model yet, and a damaged bundle.
+//! Loading, unloading, generative effects with no model folder set, and a damaged bundle.
 mod common;
 use common::*;
 use host_sim::*;
@@ -19,19 +19,19 @@ fn load_and_unload_a_hundred_times() {
 }
 
 #[test]
-fn generate_and_extend_say_the_model_is_not_configured() {
+fn generate_and_extend_without_a_model_folder_say_so() {
     let b = bundle();
     let gen = b.instance("org.genvideo.Generate", Context::Generator).unwrap();
     gen.set_param("prompt", "a red ball bouncing").unwrap();
     let out = gen.render_range((0, 1), &RenderOptions::default()).unwrap();
     assert_eq!(out.failures().len(), 2);
-    assert!(gen.error_messages().iter().any(|m| m.contains("model not configured")), "{:?}", gen.error_messages());
+    assert!(gen.error_messages().iter().any(|m| m.contains("no model")), "{:?}", gen.error_messages());
 
     let ext = b.instance("org.genvideo.Extend", Context::General).unwrap();
     ext.connect("Source", footage()).unwrap();
-    let out = ext.render_range((0, 0), &RenderOptions::default()).unwrap();
+    let out = ext.render_range((16, 16), &RenderOptions::default()).unwrap();
     assert_eq!(out.failures().len(), 1);
-    assert!(ext.error_messages().iter().any(|m| m.contains("model not configured")));
+    assert!(ext.error_messages().iter().any(|m| m.contains("no model")), "{:?}", ext.error_messages());
     assert_eq!(ext.images_held(), 0);
 }
 
