@@ -35,6 +35,24 @@ pub enum ModelError {
 
     #[error("cancelled")]
     Cancelled,
+
+    /// The device ran out of memory; `what` says what was attempted and `advice` what would fit.
+    #[error("out of memory {what}; {advice}")]
+    OutOfMemory { what: String, advice: String },
+}
+
+impl ModelError {
+    /// Whether this is libtorch failing to allocate (CUDA or host memory).
+    pub fn is_out_of_memory(&self) -> bool {
+        match self {
+            ModelError::OutOfMemory { .. } => true,
+            ModelError::Torch(e) => {
+                let text = e.to_string();
+                text.contains("out of memory") || text.contains("can't allocate memory") || text.contains("OutOfMemoryError")
+            }
+            _ => false,
+        }
+    }
 }
 
 /// One checkpoint tensor whose shape differs from the model's parameter of the same name.

@@ -293,7 +293,20 @@ impl LtxPipeline {
         progress: &mut dyn FnMut(Progress) -> bool,
     ) -> Result<Tensor, ModelError> {
         self.validate(req)?;
-        tch::no_grad(|| self.generate_inner(req, noise, progress))
+        tch::no_grad(|| self.generate_inner(req, noise, progress)).map_err(|e| {
+            if e.is_out_of_memory() {
+                let (w, h) = fitting_size(req.width, req.height, self.spatial_ratio());
+                ModelError::OutOfMemory {
+                    what: format!("generating {} frames at {}x{} on {:?}", req.num_frames, req.width, req.height, self.device),
+                    advice: format!(
+                        "about half the pixels would fit: try {w}x{h} (a smaller longest side), or fewer frames, \
+                         or close other programs using the device"
+                    ),
+                }
+            } else {
+                e
+            }
+        })
     }
 
     fn generate_inner(
@@ -603,6 +616,14 @@ impl LtxPipeline {
     }
 }
 
+/// A size with about half the pixels of `w` x `h`, same aspect, multiples of `ratio`: attention
+/// memory grows faster than linearly in tokens, so half the pixels is a safe next try.
+pub fn fitting_size(w: i64, h: i64, ratio: i64) -> (i64, i64) {
+    let scale = std::f64::consts::FRAC_1_SQRT_2;
+    let round = |v: i64| (((v as f64 * scale) / ratio as f64).floor() as i64).max(1) * ratio;
+    (round(w), round(h))
+}
+
 /// Frames of a condition that the pipeline uses: no more than fit after `start`, cut down to
 /// 1 + k * ratio (`trim_conditioning_sequence`).
 fn trimmed_frames(frames: i64, start: i64, target: i64, ratio: i64) -> i64 {
@@ -699,6 +720,15 @@ mod tests {
         assert_eq!(shifted[0], 40);
         let cols: Vec<i64> = Vec::try_from(scaled.select(1, 2).reshape([-1])).unwrap();
         assert_eq!(&cols[..4], &[0, 32, 0, 32]);
+    }
+
+    #[test]
+    fn out_of_memory_advice_halves_the_pixels() {
+        assert_eq!(fitting_size(1280, 704, 32), (896, 480));
+        assert_eq!(fitting_size(64, 64, 32), (32, 32));
+        let oom = ModelError::Torch(tch::TchError::Torch("CUDA out of memory. Tried to allocate 2.00 GiB".into()));
+        assert!(oom.is_out_of_memory());
+        assert!(!ModelError::Cancelled.is_out_of_memory());
     }
 
     #[test]
