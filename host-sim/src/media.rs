@@ -65,6 +65,84 @@ pub fn decode_video(path: &Path, start: usize, count: Option<usize>) -> Result<(
     Ok((frames, fps))
 }
 
+/// Calls `f` with every frame of a video in order, decoded by ffmpeg to 16-bit RGB, holding one
+/// frame in memory at a time (for long or large clips). Returns the number of frames.
+pub fn for_each_video_frame(path: &Path, mut f: impl FnMut(usize, Frame) -> Result<(), HostError>) -> Result<usize, HostError> {
+    use std::io::Read;
+    let (w, h, _) = probe(path)?;
+    let mut child = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb48le", "-"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| HostError::Media(format!("cannot run ffmpeg: {e}")))?;
+    let mut stdout = child.stdout.take().ok_or_else(|| HostError::Media("ffmpeg: no output pipe".into()))?;
+    let mut raw = vec![0u8; w * h * 6];
+    let mut n = 0;
+    let mut result = Ok(());
+    loop {
+        match stdout.read_exact(&mut raw) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(e) => {
+                result = Err(HostError::Media(format!("{}: reading decoded frames: {e}", path.display())));
+                break;
+            }
+        }
+        let mut frame = Frame::new(w, h);
+        for (px, rgb) in frame.rgba.chunks_exact_mut(4).zip(raw.chunks_exact(6)) {
+            for c in 0..3 {
+                px[c] = u16::from_le_bytes([rgb[2 * c], rgb[2 * c + 1]]) as f32 / 65535.0;
+            }
+            px[3] = 1.0;
+        }
+        if let Err(e) = f(n, frame) {
+            result = Err(e);
+            break;
+        }
+        n += 1;
+    }
+    drop(stdout);
+    if result.is_err() {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().map_err(|e| HostError::Media(format!("ffmpeg: {e}")))?;
+    result?;
+    if !out.status.success() {
+        return Err(HostError::Media(format!("ffmpeg failed on {}: {}", path.display(), String::from_utf8_lossy(&out.stderr).trim())));
+    }
+    if n == 0 {
+        return Err(HostError::Media(format!("{}: no frames decoded", path.display())));
+    }
+    Ok(n)
+}
+
+/// The PNG files of a directory, in name order.
+pub fn png_files(dir: &Path) -> Result<Vec<PathBuf>, HostError> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| HostError::Media(format!("{}: {e}", dir.display())))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("png")))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// One image file (PNG, JPEG, GIF's first frame) as an f32 RGBA frame.
+pub fn read_image(path: &Path) -> Result<Frame, HostError> {
+    let img = image::open(path).map_err(|e| HostError::Media(format!("{}: {e}", path.display())))?.into_rgba16();
+    let mut f = Frame::new(img.width() as usize, img.height() as usize);
+    for (px, s) in f.rgba.chunks_exact_mut(4).zip(img.pixels()) {
+        for (v, c) in px.iter_mut().zip(s.0) {
+            *v = c as f32 / 65535.0;
+        }
+    }
+    Ok(f)
+}
+
 pub fn read_png_dir(dir: &Path) -> Result<Vec<Frame>, HostError> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| HostError::Media(format!("{}: {e}", dir.display())))?
@@ -161,4 +239,24 @@ pub fn write_contact_sheet(frames: &[(i64, &Frame)], marked: &[i64], path: &Path
         imageops::overlay(&mut sheet, &thumb, x as i64, y as i64);
     }
     sheet.save(path).map_err(|e| HostError::Media(format!("{}: {e}", path.display())))
+}
+
+// --- Provenance of what host-sim writes: the GenVideo watermark and C2PA manifests (the `safety`
+// crate, re-exported so that users of host-sim's library, such as the end-to-end tests, have it).
+pub use safety::{provenance, watermark};
+
+/// Embeds the GenVideo watermark of `class` in a frame, as a generating plugin does to its output.
+pub fn embed_mark(f: &mut Frame, class: watermark::MarkClass) -> Result<(), HostError> {
+    watermark::embed(&mut f.rgba, f.width, f.height, 4, class).map_err(|e| HostError::Media(e.to_string()))
+}
+
+/// Looks for the GenVideo watermark in a frame.
+pub fn detect_mark(f: &Frame) -> watermark::Detection {
+    watermark::detect(&f.rgba, f.width, f.height, 4)
+}
+
+/// Signs a written file in place with a C2PA manifest, with the default credentials
+/// (`installers/make_signing_cert`, or `GENVIDEO_C2PA_*`).
+pub fn sign(path: &Path, info: &provenance::ManifestInfo) -> Result<(), HostError> {
+    provenance::sign_file(path, path, info).map_err(|e| HostError::Media(format!("provenance: {e}")))
 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use bridge::effect::{Clip, ImageEffect, MessageKind};
 use bridge::ofx::*;
 use models::pipeline_ltx::{ChainDirection, Condition, GenerationRequest, LtxPipeline, Progress, SeededNoise};
+use safety::watermark::{self, MarkClass};
 use tch::Tensor;
 
 use crate::frames::{write_display, ColorChoice, SourceFrames};
@@ -106,8 +107,29 @@ fn connected_source(fx: &ImageEffect) -> Result<Option<Clip>, PluginError> {
     })
 }
 
+/// `rgb` `[3, H, W]` (display-referred) with the invisible watermark of `class` embedded, so any
+/// frame the model made or interpolated can be recognised later (`host-sim detect`). Frames
+/// smaller than the mark's minimum side (thumbnails) are returned unmarked.
+pub fn mark(rgb: &Tensor, class: MarkClass) -> Result<Tensor, PluginError> {
+    let (h, w) = (rgb.size()[1] as usize, rgb.size()[2] as usize);
+    if h < watermark::MIN_SIDE || w < watermark::MIN_SIDE {
+        return Ok(rgb.shallow_clone());
+    }
+    let interleaved = rgb.f_permute([1, 2, 0])?.f_contiguous()?.f_to_kind(tch::Kind::Float)?.f_view([-1])?;
+    let mut pixels = Vec::<f32>::try_from(&interleaved).map_err(models::ModelError::from)?;
+    watermark::embed(&mut pixels, w, h, 3, class).map_err(|e| PluginError::Input(format!("watermark: {e}")))?;
+    Ok(Tensor::f_from_slice(&pixels)?.f_view([h as i64, w as i64, 3])?.f_permute([2, 0, 1])?.f_contiguous()?)
+}
+
 /// Writes segment frame `index` into the output image at `time`, resized to the image.
-fn write_frame(fx: &ImageEffect, segment: &Segment, index: usize, time: f64, window: OfxRectI, color: ColorChoice) -> Result<(), PluginError> {
+fn write_frame(
+    fx: &ImageEffect,
+    segment: &Segment,
+    index: usize,
+    time: f64,
+    window: OfxRectI,
+    color: ColorChoice,
+) -> Result<(), PluginError> {
     let frame = segment
         .frames
         .get(index)
@@ -142,10 +164,12 @@ fn run(
     Ok(frames.f_to_device(tch::Device::Cpu)?)
 }
 
-fn segment_from(fx: &ImageEffect, frames: Tensor, description: String) -> Result<Segment, PluginError> {
+/// The cached form of a generation: one marked frame per entry. The mark goes in at the model's
+/// resolution, where the detail that hides it is the model's own, before any upscaling smooths it.
+fn segment_from(fx: &ImageEffect, frames: Tensor, class: MarkClass, description: String) -> Result<Segment, PluginError> {
     fx.message(MessageKind::Log, &format!("GenVideo: {description}"));
     let n = frames.size()[0];
-    let frames = (0..n).map(|i| frames.f_get(i).map_err(PluginError::from)).collect::<Result<Vec<_>, _>>()?;
+    let frames = (0..n).map(|i| mark(&frames.f_get(i)?, class)).collect::<Result<Vec<_>, _>>()?;
     Ok(Segment { frames })
 }
 
@@ -214,7 +238,7 @@ pub mod generate {
                 ..Default::default()
             };
             let frames = run(fx, "Generate: denoising", &pipe, &req, s.seed, ChainDirection::Forward)?;
-            segment_from(fx, frames.f_narrow(0, 0, n)?, format!("Generate {n} frames at {gw}x{gh}"))
+            segment_from(fx, frames.f_narrow(0, 0, n)?, MarkClass::Generate, format!("Generate {n} frames at {gw}x{gh}"))
         })?;
         write_frame(fx, &segment, index as usize, time, window, s.color)
     }
@@ -335,7 +359,7 @@ pub mod extend {
             } else {
                 out.f_narrow(0, total - k - p.count, p.count)?.f_flip([0])?
             };
-            segment_from(fx, new, format!("Extend {} {} frames at {gw}x{gh}", if p.forward { "forward" } else { "backward" }, p.count))
+            segment_from(fx, new, MarkClass::Extend, format!("Extend {} {} frames at {gw}x{gh}", if p.forward { "forward" } else { "backward" }, p.count))
         })?;
         write_frame(fx, &segment, (offset - 1) as usize, time, window, s.color)
     }
@@ -385,7 +409,7 @@ pub fn infill_gap(
         let out = run(fx, "Infill: generating the gap", &pipe, &req, s.seed, ChainDirection::Forward)?;
         let filled = resize(&out.f_narrow(0, 1, gap)?, h, w)?;
         fx.message(MessageKind::Log, &format!("Infill: generated frames {}-{}", before + 1, after - 1));
-        segment_from(fx, filled, format!("Infill {gap} frames between {before} and {after}"))
+        segment_from(fx, filled, MarkClass::InfillGenerative, format!("Infill {gap} frames between {before} and {after}"))
     })?;
     Ok(Some(segment))
 }

@@ -3,6 +3,7 @@ use std::collections::BTreeSet;
 
 use bridge::effect::{ImageEffect, MessageKind};
 use bridge::ofx::*;
+use safety::watermark::MarkClass;
 use tch::Tensor;
 
 use crate::frames::{ColorChoice, SourceFrames};
@@ -181,6 +182,7 @@ fn interpolate(
             if !progress.update(1.0) {
                 return Err(PluginError::Aborted);
             }
+            let rgb = generative::mark(&rgb, MarkClass::InfillInterpolated)?;
             frames.write(&rgb, alpha.as_ref(), out)
         }
         _ => Ok(()),

@@ -33,7 +33,8 @@ use crate::watermark::MarkClass;
 /// IPTC digital source type of media made by a trained model.
 pub const TRAINED_ALGORITHMIC_MEDIA: &str = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia";
 /// IPTC digital source type of real media combined with model output.
-pub const COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA: &str = "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia";
+pub const COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA: &str =
+    "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia";
 /// Label of the project's assertion carrying effect, model and parameters.
 pub const GENERATION_ASSERTION: &str = "org.genvideo.generation";
 /// Name of the watermark scheme recorded in manifests (see [`crate::watermark`]).
@@ -558,14 +559,19 @@ pub fn read(path: &Path) -> Result<Report> {
 
 pub fn read_with_trust(path: &Path, trust_anchors: Option<&str>) -> Result<Report> {
     if !path.is_file() {
-        return Err(ProvenanceError::Io { path: path.to_path_buf(), source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file") });
+        return Err(ProvenanceError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+        });
     }
     if supported_format(path).is_none() {
         return Err(ProvenanceError::Unsupported(path.to_path_buf()));
     }
     let reader = match Reader::from_context(context(trust_anchors)?).with_file(path) {
         Ok(r) => r,
-        Err(c2pa::Error::JumbfNotFound) | Err(c2pa::Error::ProvenanceMissing) => return Err(ProvenanceError::NoManifest(path.to_path_buf())),
+        Err(c2pa::Error::JumbfNotFound) | Err(c2pa::Error::ProvenanceMissing) => {
+            return Err(ProvenanceError::NoManifest(path.to_path_buf()))
+        }
         Err(e) => return Err(e.into()),
     };
     let store: Value = serde_json::from_str(&reader.json()).unwrap_or(Value::Null);
@@ -648,7 +654,13 @@ impl std::fmt::Display for Report {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "{}", self.path.display())?;
         let standalone = self.path.extension().is_some_and(|e| e.eq_ignore_ascii_case("c2pa"));
-        let how = if standalone { "standalone .c2pa" } else if self.embedded { "embedded" } else { "external" };
+        let how = if standalone {
+            "standalone .c2pa"
+        } else if self.embedded {
+            "embedded"
+        } else {
+            "external"
+        };
         writeln!(f, "  C2PA manifest store: {} manifest(s), {how}", self.manifests)?;
         let meaning = match self.validation_state.as_str() {
             "Trusted" => "signature, hashes and certificate chain good; signer trusted",

@@ -227,3 +227,29 @@ fn a_blocked_prompt_is_refused_before_any_generation_on_every_effect() {
     let out = gen.render_range((0, 0), &RenderOptions::default()).unwrap();
     assert!(out.failures().is_empty(), "{:?}", out.failures());
 }
+
+#[test]
+fn generated_and_interpolated_frames_carry_their_watermark_and_source_frames_do_not() {
+    use host_sim::media::{detect_mark, watermark::MarkClass};
+    let b = bundle();
+    let gen = b.instance("org.genvideo.Generate", Context::Generator).unwrap();
+    configure(&gen, "a red ball bounces across green grass");
+    gen.set_param("duration", "0.2").unwrap();
+    // The mark is embedded at the model's working size; at tiny sizes (128 px) it does not survive
+    // the upscale to the frame, at realistic ones it does.
+    gen.set_param("maxSide", "640").unwrap();
+    let opts = RenderOptions { output_format: byte_format(), ..Default::default() };
+    let out = gen.render_range((0, 1), &opts).unwrap();
+    assert!(out.failures().is_empty(), "{:?}", out.failures());
+    for t in 0..=1 {
+        let d = detect_mark(out.frame(t).unwrap());
+        assert_eq!(d.class, Some(MarkClass::Generate), "generated frame {t}: score {}", d.score);
+    }
+
+    let (_b, inf) = infill(Context::Filter);
+    inf.connect("Source", footage().with_format(byte_format()).with_missing([4])).unwrap();
+    let out = inf.render_range((3, 5), &RenderOptions::default()).unwrap();
+    assert!(out.failures().is_empty(), "{:?}", out.failures());
+    assert_eq!(detect_mark(out.frame(4).unwrap()).class, Some(MarkClass::InfillInterpolated));
+    assert_eq!(detect_mark(out.frame(3).unwrap()).class, None, "untouched source frames carry no mark");
+}
