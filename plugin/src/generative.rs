@@ -9,6 +9,7 @@ use std::sync::Arc;
 use bridge::effect::{Clip, ImageEffect, MessageKind};
 use bridge::ofx::*;
 use models::pipeline_ltx::{ChainDirection, Condition, GenerationRequest, LtxPipeline, Progress, SeededNoise};
+use safety::provenance;
 use safety::watermark::{self, MarkClass};
 use tch::Tensor;
 
@@ -164,6 +165,51 @@ fn run(
     Ok(frames.f_to_device(tch::Device::Cpu)?)
 }
 
+/// Writes the C2PA sidecar for a generated segment: `<effect>-<key>.c2pa` in
+/// `GENVIDEO_MANIFEST_DIR` (default `~/.cache/genvideo/manifests`), signed with the studio's
+/// credentials (`GENVIDEO_C2PA_*`) or the bundle's project certificate. Hosts own their render
+/// caches, so the sidecar records each frame's pixel digest to tie it to the content. A failure
+/// is reported as a warning; it does not fail the render.
+fn write_manifest(fx: &ImageEffect, effect: Effect, key: u64, s: &GenSettings, segment: &Segment, class: MarkClass) {
+    let result = (|| -> Result<std::path::PathBuf, String> {
+        let dir = match std::env::var_os("GENVIDEO_MANIFEST_DIR") {
+            Some(d) => std::path::PathBuf::from(d),
+            None => std::path::PathBuf::from(std::env::var_os("HOME").ok_or("HOME is not set")?).join(".cache/genvideo/manifests"),
+        };
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let mut info = provenance::ManifestInfo::new(effect.identifier().to_string_lossy(), class, "LTX-Video", &s.model_dir);
+        info.parameters = vec![
+            ("prompt".into(), s.prompt.clone()),
+            ("negativePrompt".into(), s.negative_prompt.clone()),
+            ("seed".into(), s.seed.to_string()),
+            ("steps".into(), s.steps.to_string()),
+            ("guidance".into(), s.guidance.to_string()),
+            ("modelDir".into(), s.model_dir.clone()),
+            ("maxSide".into(), s.max_side.to_string()),
+        ];
+        info.generator = format!("GenVideo OpenFX plugin {}", env!("CARGO_PKG_VERSION"));
+        for (i, frame) in segment.frames.iter().enumerate() {
+            let flat = frame.f_contiguous().and_then(|f| f.f_view([-1])).map_err(|e| e.to_string())?;
+            let pixels = Vec::<f32>::try_from(&flat).map_err(|e| e.to_string())?;
+            info.frames.push(provenance::FrameRecord { time: i as f64, sha256: provenance::pixel_digest(&pixels) });
+        }
+        let creds = if std::env::vars_os().any(|(k, _)| k.to_string_lossy().starts_with("GENVIDEO_C2PA_")) {
+            provenance::Credentials::load()
+        } else {
+            let bundled = runtime::resources_dir().map_err(|e| e.to_string())?.join("c2pa");
+            provenance::Credentials::from_dir(&bundled)
+        }
+        .map_err(|e| e.to_string())?;
+        let path = dir.join(format!("{}-{key:016x}.c2pa", effect.label().to_lowercase()));
+        provenance::write_sidecar_with(&path, &info, &creds).map_err(|e| e.to_string())?;
+        Ok(path)
+    })();
+    match result {
+        Ok(path) => fx.message(MessageKind::Log, &format!("GenVideo: provenance manifest {}", path.display())),
+        Err(e) => fx.message(MessageKind::Warning, &format!("GenVideo: could not write the provenance manifest: {e}")),
+    }
+}
+
 /// The cached form of a generation: one marked frame per entry. The mark goes in at the model's
 /// resolution, where the detail that hides it is the model's own, before any upscaling smooths it.
 fn segment_from(fx: &ImageEffect, frames: Tensor, class: MarkClass, description: String) -> Result<Segment, PluginError> {
@@ -221,6 +267,7 @@ pub mod generate {
             None => None,
         };
         let segment = segments::get_or_make(key.finish(), &|| fx.aborted(), || {
+            let id = key.finish();
             let conditions = still
                 .iter()
                 .map(|f| Condition { frames: f.unsqueeze(1), frame_index: 0, strength: 1.0 })
@@ -238,7 +285,9 @@ pub mod generate {
                 ..Default::default()
             };
             let frames = run(fx, "Generate: denoising", &pipe, &req, s.seed, ChainDirection::Forward)?;
-            segment_from(fx, frames.f_narrow(0, 0, n)?, MarkClass::Generate, format!("Generate {n} frames at {gw}x{gh}"))
+            let seg = segment_from(fx, frames.f_narrow(0, 0, n)?, MarkClass::Generate, format!("Generate {n} frames at {gw}x{gh}"))?;
+            write_manifest(fx, Effect::Generate, id, &s, &seg, MarkClass::Generate);
+            Ok(seg)
         })?;
         write_frame(fx, &segment, index as usize, time, window, s.color)
     }
@@ -335,6 +384,7 @@ pub mod extend {
         s.hash_into(&mut key);
         let fps = frame_rate(&src);
         let segment = segments::get_or_make(key.finish(), &|| fx.aborted(), || {
+            let id = key.finish();
             let req = GenerationRequest {
                 prompt: s.prompt.clone(),
                 negative_prompt: String::new(),
@@ -359,7 +409,10 @@ pub mod extend {
             } else {
                 out.f_narrow(0, total - k - p.count, p.count)?.f_flip([0])?
             };
-            segment_from(fx, new, MarkClass::Extend, format!("Extend {} {} frames at {gw}x{gh}", if p.forward { "forward" } else { "backward" }, p.count))
+            let what = format!("Extend {} {} frames at {gw}x{gh}", if p.forward { "forward" } else { "backward" }, p.count);
+            let seg = segment_from(fx, new, MarkClass::Extend, what)?;
+            write_manifest(fx, Effect::Extend, id, &s, &seg, MarkClass::Extend);
+            Ok(seg)
         })?;
         write_frame(fx, &segment, (offset - 1) as usize, time, window, s.color)
     }
@@ -393,6 +446,7 @@ pub fn infill_gap(
     key.tensor(&a)?.tensor(&b)?;
     s.hash_into(&mut key);
     let segment = segments::get_or_make(key.finish(), &|| fx.aborted(), || {
+            let id = key.finish();
         let req = GenerationRequest {
             prompt: s.prompt.clone(),
             width: gw,
@@ -409,7 +463,9 @@ pub fn infill_gap(
         let out = run(fx, "Infill: generating the gap", &pipe, &req, s.seed, ChainDirection::Forward)?;
         let filled = resize(&out.f_narrow(0, 1, gap)?, h, w)?;
         fx.message(MessageKind::Log, &format!("Infill: generated frames {}-{}", before + 1, after - 1));
-        segment_from(fx, filled, MarkClass::InfillGenerative, format!("Infill {gap} frames between {before} and {after}"))
+        let seg = segment_from(fx, filled, MarkClass::InfillGenerative, format!("Infill {gap} frames between {before} and {after}"))?;
+        write_manifest(fx, Effect::Infill, id, &s, &seg, MarkClass::InfillGenerative);
+        Ok(seg)
     })?;
     Ok(Some(segment))
 }

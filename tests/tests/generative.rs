@@ -18,6 +18,8 @@ fn tiny_model() -> PathBuf {
         let dir = std::env::temp_dir().join(format!("genvideo-tiny-ltx-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
+        // Every test here configures a model first, so the plugin's sidecars land in this run's folder.
+        std::env::set_var("GENVIDEO_MANIFEST_DIR", dir.join("manifests"));
         let script = root().join("models/tests/reference/pipeline_ltx_reference.py");
         let status = std::process::Command::new(root().join(".venv/bin/python"))
             .arg(&script)
@@ -66,6 +68,17 @@ fn generate_renders_every_frame_from_one_generation_on_several_threads() {
     let out = gen.render_range((0, 9), &RenderOptions { threads: 3, ..Default::default() }).unwrap();
     assert!(out.failures().is_empty(), "{:?}", out.failures());
     assert_eq!(runs.load(Ordering::SeqCst), 1, "one generation serves all frames");
+    // The generated segment has a signed C2PA sidecar that reads back valid and says what made it.
+    let manifests: Vec<_> = std::fs::read_dir(tiny_model().parent().unwrap().join("manifests"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("generate-"))
+        .collect();
+    assert!(!manifests.is_empty());
+    let report = host_sim::media::provenance::read(&manifests[0]).unwrap();
+    assert_ne!(report.validation_state, "Invalid", "{:?}", report.failures);
+    let text = report.to_string();
+    assert!(text.contains("trainedAlgorithmicMedia") && text.contains("org.genvideo.Generate"), "{text}");
     let f0 = out.frame(0).unwrap();
     assert_eq!((f0.width, f0.height), (640, 360));
     assert!((0..10).all(|t| finite(out.frame(t).unwrap())));
