@@ -4,7 +4,9 @@
 //! clip-level and takes minutes. The first Render that needs a segment generates it; Renders of
 //! other frames of the same segment wait for it (polling their own abort flag) instead of
 //! starting a second generation. Finished segments stay in memory, least recently used first
-//! out, within a byte budget (`GENVIDEO_CACHE_MB`, default 4096).
+//! out, within a byte budget (`GENVIDEO_CACHE_MB`, default 4096), and on disk as 16-bit frames
+//! (`GENVIDEO_CACHE_DIR`, default `~/.cache/genvideo/segments`, oldest out beyond
+//! `GENVIDEO_DISK_CACHE_MB`, default 20480), so reopening a project does not generate again.
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -103,7 +105,14 @@ pub fn get_or_make(
         }
     }
     let unmark = Unmark(key);
-    let segment = Arc::new(make()?);
+    let segment = match disk::load(key) {
+        Some(seg) => Arc::new(seg),
+        None => {
+            let seg = make()?;
+            disk::store(key, &seg);
+            Arc::new(seg)
+        }
+    };
     {
         let mut cache = s.cache.lock();
         cache.clock += 1;
@@ -113,6 +122,107 @@ pub fn get_or_make(
     }
     drop(unmark);
     Ok(segment)
+}
+
+/// The disk tier. Best effort: an unwritable or damaged cache only costs a regeneration.
+mod disk {
+    use super::Segment;
+    use std::io::{Read, Write};
+    use std::path::PathBuf;
+    use tch::Tensor;
+
+    const MAGIC: &[u8; 8] = b"GVSEG16\n";
+
+    fn dir() -> Option<PathBuf> {
+        if let Some(d) = std::env::var_os("GENVIDEO_CACHE_DIR") {
+            return Some(PathBuf::from(d));
+        }
+        Some(PathBuf::from(std::env::var_os("HOME")?).join(".cache/genvideo/segments"))
+    }
+
+    fn path(key: u64) -> Option<PathBuf> {
+        Some(dir()?.join(format!("{key:016x}.seg")))
+    }
+
+    pub fn load(key: u64) -> Option<Segment> {
+        let mut file = std::fs::File::open(path(key)?).ok()?;
+        let mut head = [0u8; 8 + 4 * 8];
+        file.read_exact(&mut head).ok()?;
+        if &head[..8] != MAGIC {
+            return None;
+        }
+        let dims: Vec<i64> = head[8..].chunks(8).map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])) as i64).collect();
+        let (n, c, h, w) = (dims[0], dims[1], dims[2], dims[3]);
+        let per = (c * h * w) as usize;
+        if n <= 0 || per == 0 || n > 100_000 || per > 1 << 28 {
+            return None;
+        }
+        let mut bytes = vec![0u8; per * 2];
+        let mut frames = Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            file.read_exact(&mut bytes).ok()?;
+            let values: Vec<f32> = bytes.chunks(2).map(|b| u16::from_le_bytes([b[0], b[1]]) as f32 / 65535.0).collect();
+            frames.push(Tensor::f_from_slice(&values).ok()?.f_view([c, h, w]).ok()?);
+        }
+        Some(Segment { frames })
+    }
+
+    pub fn store(key: u64, seg: &Segment) {
+        let (Some(dir), Some(path)) = (dir(), path(key)) else { return };
+        let Some(first) = seg.frames.first() else { return };
+        let size = first.size();
+        if std::fs::create_dir_all(&dir).is_err() || size.len() != 3 {
+            return;
+        }
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        let written = (|| -> Option<()> {
+            let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp).ok()?);
+            f.write_all(MAGIC).ok()?;
+            for d in [seg.frames.len() as i64, size[0], size[1], size[2]] {
+                f.write_all(&(d as u64).to_le_bytes()).ok()?;
+            }
+            for frame in &seg.frames {
+                let flat = frame.f_contiguous().ok()?.f_view([-1]).ok()?;
+                let values = Vec::<f32>::try_from(&flat).ok()?;
+                let bytes: Vec<u8> =
+                    values.iter().flat_map(|v| ((v.clamp(0.0, 1.0) * 65535.0).round() as u16).to_le_bytes()).collect();
+                f.write_all(&bytes).ok()?;
+            }
+            f.flush().ok()
+        })();
+        if written.is_some() && std::fs::rename(&tmp, &path).is_ok() {
+            prune(&dir);
+        } else {
+            let _ = std::fs::remove_file(&tmp);
+        }
+    }
+
+    /// Oldest segment files out until the folder fits its budget.
+    fn prune(dir: &std::path::Path) {
+        let budget = std::env::var("GENVIDEO_DISK_CACHE_MB").ok().and_then(|v| v.parse::<u64>().ok()).unwrap_or(20480) << 20;
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        let mut files: Vec<(std::time::SystemTime, u64, PathBuf)> = entries
+            .filter_map(|e| {
+                let e = e.ok()?;
+                let meta = e.metadata().ok()?;
+                let p = e.path();
+                if p.extension()? != "seg" {
+                    return None;
+                }
+                Some((meta.modified().ok()?, meta.len(), p))
+            })
+            .collect();
+        files.sort();
+        let mut total: u64 = files.iter().map(|f| f.1).sum();
+        for (_, len, p) in files {
+            if total <= budget {
+                break;
+            }
+            if std::fs::remove_file(&p).is_ok() {
+                total -= len;
+            }
+        }
+    }
 }
 
 /// Drops least recently used segments beyond the budget, never the one just made.
@@ -191,12 +301,21 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    /// Unit tests keep their disk tier in a per-process folder: fixed keys must not hit a
+    /// previous run's files.
+    fn isolated() -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("genvideo-segcache-{}", std::process::id()));
+        std::env::set_var("GENVIDEO_CACHE_DIR", &dir);
+        dir
+    }
+
     fn seg(n: usize) -> Segment {
         Segment { frames: (0..n).map(|_| Tensor::zeros([3, 4, 4], (tch::Kind::Float, tch::Device::Cpu))).collect() }
     }
 
     #[test]
     fn concurrent_requests_generate_once() {
+        isolated();
         let made = Arc::new(AtomicUsize::new(0));
         let threads: Vec<_> = (0..4)
             .map(|_| {
@@ -220,6 +339,7 @@ mod tests {
 
     #[test]
     fn a_failed_generation_is_not_cached_and_waiters_can_abort() {
+        isolated();
         let err = get_or_make(0xB22, &|| false, || Err(PluginError::Aborted));
         assert!(err.is_err());
         let ok = get_or_make(0xB22, &|| false, || Ok(seg(1))).unwrap();
@@ -239,6 +359,18 @@ mod tests {
         let waited = get_or_make(0xC33, &|| true, || Ok(seg(1)));
         assert!(matches!(waited, Err(PluginError::Aborted)));
         assert!(maker.join().unwrap());
+    }
+
+    #[test]
+    fn segments_survive_on_disk_at_16_bits() {
+        let dir = isolated();
+        let frame = Tensor::rand([3, 5, 7], (tch::Kind::Float, tch::Device::Cpu));
+        disk::store(0xD15C, &Segment { frames: vec![frame.shallow_clone(), frame.shallow_clone()] });
+        let back = disk::load(0xD15C).expect("stored segment loads");
+        assert_eq!(back.frames.len(), 2);
+        assert!((&back.frames[1] - &frame).abs().max().double_value(&[]) <= 0.5 / 65535.0 + 1e-7);
+        std::fs::write(dir.join(format!("{:016x}.seg", 0xBADu64)), b"GVSEG16\ngarbage").unwrap();
+        assert!(disk::load(0xBAD).is_none(), "a damaged file is a miss, not a crash");
     }
 
     #[test]

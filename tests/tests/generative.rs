@@ -20,6 +20,7 @@ fn tiny_model() -> PathBuf {
         std::fs::create_dir_all(&dir).unwrap();
         // Every test here configures a model first, so the plugin's sidecars land in this run's folder.
         std::env::set_var("GENVIDEO_MANIFEST_DIR", dir.join("manifests"));
+        std::env::set_var("GENVIDEO_CACHE_DIR", dir.join("segments"));
         let script = root().join("models/tests/reference/pipeline_ltx_reference.py");
         let status = std::process::Command::new(root().join(".venv/bin/python"))
             .arg(&script)
