@@ -37,15 +37,14 @@
 //! size: fresh multi-megabyte allocations cost a page fault per 4 KiB, which on the CPU is ~10% of
 //! a call. Results stay within float rounding of the reference (see `tests/rife_parity.rs`).
 
-use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 
-use safetensors::tensor::{Dtype, SafeTensors};
 use tch::nn::{self, VarStore};
 use tch::{Device, Kind, Tensor};
 
-use crate::error::{ModelError, ShapeMismatch};
+use crate::checkpoint::Checkpoint;
+use crate::error::ModelError;
 
 /// The flow resolution scales the reference accepts. Other values would make the block
 /// resolutions disagree with the padding multiple.
@@ -382,10 +381,7 @@ impl Rife {
     /// Corrupt or truncated files, unsupported dtypes, missing keys, unknown keys and wrong shapes
     /// are errors, never panics.
     pub fn load(path: &Path, device: Device) -> Result<Self, ModelError> {
-        let bytes = std::fs::read(path).map_err(|source| ModelError::Io { path: path.to_owned(), source })?;
-        let invalid = |reason: String| ModelError::InvalidCheckpoint { path: path.to_owned(), reason };
-        let file = SafeTensors::deserialize(&bytes).map_err(|e| invalid(e.to_string()))?;
-
+        let checkpoint = Checkpoint::open(path)?;
         let vs = VarStore::new(device);
         let root = vs.root();
         let mut blocks = [
@@ -396,52 +392,8 @@ impl Rife {
         ];
 
         // Checkpoints straight from training carry DataParallel's "module." prefix.
-        let stored: HashMap<&str, _> =
-            file.iter().map(|(name, view)| (name.strip_prefix("module.").unwrap_or(name), view)).collect();
-        let params = vs.variables();
-        let mut missing = Vec::new();
-        let mut wrong_shape = Vec::new();
-        let mut loads = Vec::new();
-        for (name, param) in &params {
-            let Some(view) = stored.get(name.as_str()) else {
-                missing.push(name.clone());
-                continue;
-            };
-            let found: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
-            if found != param.size() {
-                wrong_shape.push(ShapeMismatch { name: name.clone(), expected: param.size(), found });
-                continue;
-            }
-            let kind = match view.dtype() {
-                Dtype::F32 => Kind::Float,
-                Dtype::F16 => Kind::Half,
-                Dtype::BF16 => Kind::BFloat16,
-                Dtype::F64 => Kind::Double,
-                other => return Err(invalid(format!("{name} has dtype {other:?}; expected a float type"))),
-            };
-            loads.push((name, kind, view));
-        }
-        let known: HashSet<&str> = params.keys().map(String::as_str).collect();
-        let mut unexpected: Vec<String> = stored
-            .keys()
-            .filter(|k| !known.contains(*k) && !UNUSED_PREFIXES.iter().any(|p| k.starts_with(p)))
-            .map(|k| k.to_string())
-            .collect();
-        if !missing.is_empty() || !unexpected.is_empty() || !wrong_shape.is_empty() {
-            missing.sort();
-            unexpected.sort();
-            wrong_shape.sort_by(|a, b| a.name.cmp(&b.name));
-            return Err(ModelError::CheckpointMismatch { path: path.to_owned(), missing, unexpected, wrong_shape });
-        }
-
-        tch::no_grad(|| -> Result<(), ModelError> {
-            for (name, kind, view) in loads {
-                let mut param = params[name].shallow_clone();
-                let data = Tensor::f_from_data_size(view.data(), &param.size(), kind)?;
-                param.f_copy_(&data)?;
-            }
-            Ok(())
-        })?;
+        let prefix = if checkpoint.names().any(|n| n.starts_with("module.")) { "module." } else { "" };
+        checkpoint.load_into(&vs, prefix, &UNUSED_PREFIXES)?;
         // The VarStore only served to name the parameters; the blocks keep them, re-laid-out
         // for the device, and the originals are freed with it.
         let layout = Layout::for_device(device);
