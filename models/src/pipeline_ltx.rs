@@ -662,6 +662,25 @@ fn dims5(t: &Tensor) -> Result<[i64; 5], ModelError> {
 }
 
 /// Latent-grid coordinates `[1, 3, N]` (frame, row, column) of each token (`_prepare_video_ids`).
+/// The `video_coords` the pipeline gives the transformer for an unconditioned `[lf, lh, lw]`
+/// latent grid: `[1, 3, N]` float (seconds, pixels, pixels), so training sees exactly the
+/// coordinates inference will use.
+pub fn latent_coords(
+    lf: i64,
+    lh: i64,
+    lw: i64,
+    spatial_ratio: i64,
+    temporal_ratio: i64,
+    frame_rate: f64,
+    device: Device,
+) -> Result<Tensor, ModelError> {
+    let coords = scale_video_ids(&video_ids(lf, lh, lw, 1, 1, device)?, spatial_ratio, temporal_ratio, 0)?
+        .f_to_kind(Kind::Float)?;
+    let time = coords.f_select(1, 0)?.f_mul_scalar(1.0 / frame_rate)?;
+    let _ = coords.f_select(1, 0)?.f_copy_(&time)?;
+    Ok(coords)
+}
+
 fn video_ids(f: i64, h: i64, w: i64, p: i64, pt: i64, dev: Device) -> Result<Tensor, ModelError> {
     let opts = (Kind::Int64, dev);
     let grid = Tensor::f_meshgrid_indexing(
