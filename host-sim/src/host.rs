@@ -319,11 +319,19 @@ pub struct RenderOptions {
     /// Set the abort flag at the n-th progress update.
     pub abort_after_progress_updates: Option<usize>,
     pub output_format: Format,
+    /// Output frame size (width, height) when no Source is connected (generators); 640x360 if None.
+    pub output_size: Option<(usize, usize)>,
 }
 
 impl Default for RenderOptions {
     fn default() -> Self {
-        RenderOptions { threads: 1, abort_after_frames: None, abort_after_progress_updates: None, output_format: Format::default() }
+        RenderOptions {
+            threads: 1,
+            abort_after_frames: None,
+            abort_after_progress_updates: None,
+            output_format: Format::default(),
+            output_size: None,
+        }
     }
 }
 
@@ -454,6 +462,20 @@ impl Instance {
         call(self.main, action, self.fx.handle() as _, in_args, out_args)
     }
 
+    /// The project's frame rate (the effect's and every clip's; 25 until set). Connecting a Source
+    /// sets it to the source's rate; call this for generators.
+    pub fn set_frame_rate(&self, fps: f64) {
+        self.fx.props.set_doubles(kOfxImageEffectPropFrameRate, &[fps]);
+        for c in self.fx.clips.lock().iter() {
+            c.props.set_doubles(kOfxImageEffectPropFrameRate, &[fps]);
+        }
+    }
+
+    /// The effect's frame rate (the project's, or the connected source's).
+    pub fn frame_rate(&self) -> f64 {
+        self.fx.props.doubles("OfxImageEffectPropFrameRate").first().copied().unwrap_or(25.0)
+    }
+
     /// Connects a clip ("Source") to frames.
     pub fn connect(&self, clip: &str, source: ClipSource) -> Result<(), HostError> {
         let c = self.fx.clip(clip).ok_or_else(|| HostError::NoClip(clip.into()))?;
@@ -501,7 +523,7 @@ impl Instance {
     /// bracket, GetFramesNeeded and Render per frame, with leak checks after every action.
     pub fn render_range(&self, range: (i64, i64), opts: &RenderOptions) -> Result<RenderOutput, HostError> {
         let (w, h) = self.source().map(|s| s.size()).unwrap_or((0, 0));
-        let (w, h) = if w == 0 { (640, 360) } else { (w, h) };
+        let (w, h) = if w == 0 { opts.output_size.unwrap_or((640, 360)) } else { (w, h) };
         let out_clip = unsafe { &*self.fx.clip("Output").ok_or_else(|| HostError::NoClip("Output".into()))? };
         let mut format = opts.output_format;
         if let Some(src) = self.source() {

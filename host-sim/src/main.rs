@@ -94,6 +94,12 @@ struct RenderArgs {
     /// Lend images stored top-down (negative row bytes)
     #[arg(long)]
     negative_rowbytes: bool,
+    /// Output frame size WxH when there is no --input (generators; default 640x360)
+    #[arg(long, value_parser = parse_size)]
+    size: Option<(usize, usize)>,
+    /// Project frame rate when there is no --input (generators; default 25)
+    #[arg(long)]
+    fps: Option<f64>,
     /// Host render threads
     #[arg(long, default_value_t = 1)]
     threads: usize,
@@ -123,6 +129,15 @@ struct RenderArgs {
 
 fn parse_kv(s: &str) -> Result<(String, String), String> {
     s.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).ok_or_else(|| format!("expected name=value, got '{s}'"))
+}
+
+fn parse_size(s: &str) -> Result<(usize, usize), String> {
+    let bad = || format!("expected WIDTHxHEIGHT, e.g. 256x256, got '{s}'");
+    let (w, h) = s.split_once(['x', 'X']).ok_or_else(bad)?;
+    match (w.trim().parse::<usize>(), h.trim().parse::<usize>()) {
+        (Ok(w), Ok(h)) if w > 0 && h > 0 => Ok((w, h)),
+        _ => Err(bad()),
+    }
 }
 
 fn parse_frames(s: &str) -> Result<BTreeSet<i64>, String> {
@@ -189,6 +204,12 @@ fn render(a: RenderArgs) -> Result<ExitCode, HostError> {
     let bundle = open(a.bundle.clone())?;
     let context = Context::parse(&a.context).ok_or_else(|| HostError::Media(format!("unknown context '{}'", a.context)))?;
     let inst = bundle.instance(&a.effect, context)?;
+    if let Some(fps) = a.fps {
+        if !(fps.is_finite() && fps > 0.0) {
+            return Err(HostError::Media(format!("--fps {fps} is not a positive frame rate")));
+        }
+        inst.set_frame_rate(fps);
+    }
     for (k, v) in &a.set {
         inst.set_param(k, v)?;
     }
@@ -221,7 +242,13 @@ fn render(a: RenderArgs) -> Result<ExitCode, HostError> {
     bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} frames {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()));
     let status_bar = bar.clone();
     inst.set_progress_sink(Box::new(move |label, f| status_bar.set_message(format!("{label} {:.0}%", f * 100.0))));
-    let opts = RenderOptions { threads: a.threads, abort_after_frames: a.abort_after_frames, output_format: format, ..Default::default() };
+    let opts = RenderOptions {
+        threads: a.threads,
+        abort_after_frames: a.abort_after_frames,
+        output_format: format,
+        output_size: a.size,
+        ..Default::default()
+    };
     let out = {
         let bar = bar.clone();
         let r = inst.render_range(range, &opts);
@@ -253,7 +280,7 @@ fn render(a: RenderArgs) -> Result<ExitCode, HostError> {
     }
     if a.preview && !written.is_empty() {
         let frames: Vec<&Frame> = written.iter().map(|(_, f)| *f).collect();
-        media::write_preview(&frames, 25.0, &a.out.join("preview.gif"))?;
+        media::write_preview(&frames, inst.frame_rate(), &a.out.join("preview.gif"))?;
     }
     if a.contact_sheet && !written.is_empty() {
         let marked: Vec<i64> = dropped.iter().copied().collect();

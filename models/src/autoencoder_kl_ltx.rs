@@ -806,6 +806,11 @@ impl Encoder3d {
     /// last conv gives latent+1 channels (mean, then one shared log-variance channel that diffusers
     /// repeats); `mode()` is the first `latent_channels`.
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(self.moments(x)?.f_narrow(1, 0, self.latent_channels)?)
+    }
+
+    /// The encoder's raw output: `latent_channels` means then one shared log-variance channel.
+    fn moments(&self, x: &Tensor) -> Result<Tensor> {
         let (p, pt) = (self.patch_size, self.patch_size_t);
         let [b, c, f, h, w] = dims5(x)?;
         let x = x
@@ -817,8 +822,7 @@ impl Encoder3d {
             h = block.forward(h)?;
         }
         h = self.mid_block.forward(h, None)?;
-        h = self.conv_out.forward(&rms_norm_channels(&h)?.f_silu()?)?;
-        Ok(h.f_narrow(1, 0, self.latent_channels)?)
+        self.conv_out.forward(&rms_norm_channels(&h)?.f_silu()?)
     }
 }
 
@@ -1380,6 +1384,37 @@ impl AutoencoderKlLtxVideo {
             } else {
                 self.decode_one(&z, temb.as_ref())
             }
+        })
+    }
+
+    /// Training entry point: the posterior `(mean, logvar)` of `video` ([B, 3, 1+8k, H, W] in
+    /// [-1, 1]), untiled and recording autograd, with the shared log-variance channel broadcast to
+    /// every latent channel as diffusers' `DiagonalGaussianDistribution` does.
+    pub fn encode_posterior(&self, video: &Tensor) -> Result<(Tensor, Tensor)> {
+        self.check_video(video)?;
+        let h = self.encoder.moments(&video.f_to_device(self.device())?.f_to_kind(self.kind())?)?;
+        let c = self.config.latent_channels;
+        let mean = h.f_narrow(1, 0, c)?;
+        let logvar = h.f_narrow(1, c, 1)?.f_clamp(-30.0, 20.0)?.f_expand_as(&mean)?;
+        Ok((mean, logvar))
+    }
+
+    /// Training entry point: `decode` without tiling and recording autograd.
+    pub fn decode_train(&self, z: &Tensor, temb: Option<&Tensor>) -> Result<Tensor> {
+        self.decoder.forward(z, temb)
+    }
+
+    /// Replaces the latent statistics used by `normalize_latents` / `denormalize_latents` (a
+    /// trainer measures them on its data after training the autoencoder).
+    pub fn set_latent_stats(&mut self, mean: &Tensor, std: &Tensor) -> Result<()> {
+        let c = self.config.latent_channels;
+        if mean.size() != [c] || std.size() != [c] {
+            return Err(ModelError::InvalidInput(format!("latent statistics must be [{c}]")));
+        }
+        tch::no_grad(|| -> Result<()> {
+            self.latents_mean.f_copy_(mean)?;
+            self.latents_std.f_copy_(std)?;
+            Ok(())
         })
     }
 

@@ -14,12 +14,20 @@
 //! - a prompt longer than `max_sequence_length` is an error (diffusers cuts it with a warning);
 //! - with a scheduler that uses dynamic shifting the resolution-dependent shift of `LTXPipeline`
 //!   applies (diffusers' condition pipeline refuses such a scheduler).
+//!
+//! Text encoders: T5 (LTX-Video's own `text_encoder/` + `tokenizer/`) or a BERT such as
+//! all-MiniLM-L6-v2 ([`BertTextEncoder`], per-token last hidden states), chosen by the encoder
+//! folder's `config.json` `model_type`. A GenVideo model (the embedded `genvideo-mini`) keeps its
+//! encoder outside its folder and says where in `model_index.json`'s `_genvideo` object
+//! ([`GenvideoMeta`]), with its native sample size, frame rate, frame count, steps and guidance.
 
 use std::path::{Path, PathBuf};
 
+use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
 use crate::autoencoder_kl_ltx::AutoencoderKlLtxVideo;
+use crate::bert::BertModel;
 use crate::checkpoint::read_json;
 use crate::error::ModelError;
 use crate::scheduler::{linear_quadratic_schedule, FlowMatchEulerDiscreteScheduler, FlowMatchEulerDiscreteSchedulerConfig};
@@ -63,6 +71,64 @@ impl TextEncoder for T5TextEncoder {
         let mask = Tensor::f_cat(&masks, 0)?.f_to_device(device)?;
         let embeds = tch::no_grad(|| self.model.forward(&ids, Some(&mask)))?;
         Ok((embeds, mask))
+    }
+}
+
+/// A BERT encoder (all-MiniLM-L6-v2 for `genvideo-mini`) as a prompt encoder: the per-token
+/// `last_hidden_state` `[B, L, hidden]` of [`BertModel`] (not the sentence-transformers mean-pooled
+/// vector), mask 1/0, each prompt `[CLS] ... [SEP]` padded to `max_length` with `[PAD]`. A prompt
+/// longer than `max_length` tokens is an error that says so, never a silent cut.
+///
+/// Public for training code: embeddings computed with [`BertTextEncoder::load`] and
+/// [`TextEncoder::encode`] are exactly what [`LtxPipeline`] feeds the transformer at inference
+/// (the pipeline loads it in fp32 whatever the pipeline's kind, and casts the states afterwards).
+pub struct BertTextEncoder {
+    pub tokenizer: PromptTokenizer,
+    pub model: BertModel,
+    _vs: VarStore,
+}
+
+// SAFETY: as for T5TextEncoder: read-only weights, thread-safe libtorch inference.
+unsafe impl Send for BertTextEncoder {}
+unsafe impl Sync for BertTextEncoder {}
+
+impl BertTextEncoder {
+    /// A transformers BERT folder (`config.json`, safetensors weights, `tokenizer.json`), e.g.
+    /// `weights/all-minilm-l6-v2`, on `device` in `kind`.
+    pub fn load(dir: &Path, device: Device, kind: Kind) -> Result<Self, ModelError> {
+        Self::load_parts(dir, dir, device, kind)
+    }
+
+    /// The model from `model_dir` and the tokenizer from `tokenizer_dir` (a diffusers pipeline
+    /// keeps them in `text_encoder/` and `tokenizer/`).
+    pub fn load_parts(model_dir: &Path, tokenizer_dir: &Path, device: Device, kind: Kind) -> Result<Self, ModelError> {
+        let tokenizer = PromptTokenizer::load(tokenizer_dir)?;
+        let (model, vs) = BertModel::load(model_dir, device, kind)?;
+        Ok(Self { tokenizer, model, _vs: vs })
+    }
+
+    /// Width of the token states (384 for all-MiniLM-L6-v2).
+    pub fn dim(&self) -> i64 {
+        self.model.config().hidden_size
+    }
+
+    /// The longest `max_length` the position embeddings allow (512).
+    pub fn max_positions(&self) -> usize {
+        self.model.config().max_position_embeddings as usize
+    }
+}
+
+impl TextEncoder for BertTextEncoder {
+    fn encode(&self, prompts: &[&str], max_length: usize) -> Result<(Tensor, Tensor), ModelError> {
+        if max_length > self.max_positions() {
+            return Err(ModelError::InvalidInput(format!(
+                "max_length {max_length} exceeds the text encoder's {} positions",
+                self.max_positions()
+            )));
+        }
+        let e = self.tokenizer.encode_batch(prompts, max_length)?;
+        let states = self.model.forward(&e.input_ids, &e.attention_mask, Some(&e.token_type_ids))?;
+        Ok((states, e.attention_mask.f_to_device(self.model.device())?))
     }
 }
 
@@ -159,6 +225,53 @@ pub struct Progress {
 struct ModelIndex {
     #[serde(rename = "_class_name")]
     class_name: Option<String>,
+    #[serde(rename = "_genvideo", default)]
+    genvideo: Option<GenvideoMeta>,
+}
+
+/// `model_index.json`'s optional `_genvideo` object: what a GenVideo-trained model (the embedded
+/// `genvideo-mini`) declares beyond diffusers' layout. Every field is optional; a plain LTX-Video
+/// checkpoint has none of them.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct GenvideoMeta {
+    /// Display name (manifests, messages).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The text encoder folder, relative to the model folder (or absolute), used when the model
+    /// folder has no `text_encoder/`; e.g. `"../all-minilm-l6-v2"` (beside it in the bundle).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text_encoder_folder: Option<String>,
+    /// Prompt length in tokens (default 256).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_sequence_length: Option<usize>,
+    /// The size the model was trained at, in pixels.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sample_width: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sample_height: Option<i64>,
+    /// The frame rate of its training clips (the `video_coords` time scale).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frame_rate: Option<f64>,
+    /// Frames per training clip (1 + 8k).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub num_frames: Option<i64>,
+    /// Recommended denoising steps and guidance.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub num_inference_steps: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guidance_scale: Option<f64>,
+}
+
+impl GenvideoMeta {
+    /// The longest side of the native sample size, when the model declares one.
+    pub fn sample_longest_side(&self) -> Option<i64> {
+        match (self.sample_width, self.sample_height) {
+            (Some(w), Some(h)) => Some(w.max(h)),
+            (Some(s), None) | (None, Some(s)) => Some(s),
+            (None, None) => None,
+        }
+    }
 }
 
 pub struct LtxPipeline {
@@ -166,8 +279,10 @@ pub struct LtxPipeline {
     pub vae: AutoencoderKlLtxVideo,
     pub text_encoder: Box<dyn TextEncoder>,
     pub scheduler_config: FlowMatchEulerDiscreteSchedulerConfig,
-    /// Prompt length in tokens (LTXConditionPipeline's default is 256).
+    /// Prompt length in tokens (LTXConditionPipeline's default is 256; `_genvideo` may set it).
     pub max_sequence_length: usize,
+    /// `model_index.json`'s `_genvideo` object (all `None` for a plain LTX-Video checkpoint).
+    pub meta: GenvideoMeta,
     pub device: Device,
     pub kind: Kind,
 }
@@ -176,24 +291,50 @@ const PIPELINES: [&str; 3] = ["LTXPipeline", "LTXConditionPipeline", "LTXImageTo
 
 impl LtxPipeline {
     /// Loads a diffusers LTX-Video folder (`model_index.json` with `transformer/`, `vae/`,
-    /// `text_encoder/`, `tokenizer/`, `scheduler/`).
+    /// `scheduler/` and a text encoder). The text encoder is `text_encoder/` (with `tokenizer/`)
+    /// when the folder has one, else the folder that `model_index.json`'s
+    /// `_genvideo.text_encoder_folder` names (relative to `dir`); T5 or BERT by its `config.json`'s
+    /// `model_type`.
     pub fn load(dir: &Path, device: Device, kind: Kind) -> Result<Self, ModelError> {
-        let index_path = dir.join("model_index.json");
-        if !index_path.is_file() {
+        let meta = read_index(dir)?;
+        let own = dir.join("text_encoder");
+        let text_encoder_dir = if own.is_dir() {
+            own
+        } else if let Some(folder) = meta.text_encoder_folder.as_deref() {
+            let p = dir.join(folder);
+            if !p.is_dir() {
+                return Err(ModelError::InvalidConfig(format!(
+                    "{}: the text encoder folder {} (model_index.json's _genvideo.text_encoder_folder {folder:?}) \
+                     does not exist",
+                    dir.display(),
+                    p.display()
+                )));
+            }
+            p.canonicalize().unwrap_or(p)
+        } else {
             return Err(ModelError::InvalidConfig(format!(
-                "{} is not a diffusers pipeline folder (no model_index.json)",
+                "{}: the text_encoder/ folder is missing (and model_index.json names no _genvideo.text_encoder_folder)",
                 dir.display()
             )));
-        }
-        let index: ModelIndex = read_json(&index_path)?;
-        let class = index.class_name.unwrap_or_default();
-        if !PIPELINES.contains(&class.as_str()) {
+        };
+        Self::assemble(dir, meta, &text_encoder_dir, device, kind)
+    }
+
+    /// As [`Self::load`], with the text encoder taken from `text_encoder_dir` whatever the model
+    /// folder says (the plugin's bundle, evaluation tools that know where all-MiniLM-L6-v2 is).
+    /// Its tokenizer is `text_encoder_dir/tokenizer.json`, else `dir/tokenizer/`.
+    pub fn load_with_text_encoder(dir: &Path, text_encoder_dir: &Path, device: Device, kind: Kind) -> Result<Self, ModelError> {
+        let meta = read_index(dir)?;
+        if !text_encoder_dir.is_dir() {
             return Err(ModelError::InvalidConfig(format!(
-                "{} holds a {class:?} pipeline; expected one of {}",
-                dir.display(),
-                PIPELINES.join(", ")
+                "the text encoder folder {} does not exist",
+                text_encoder_dir.display()
             )));
         }
+        Self::assemble(dir, meta, text_encoder_dir, device, kind)
+    }
+
+    fn assemble(dir: &Path, meta: GenvideoMeta, text_encoder_dir: &Path, device: Device, kind: Kind) -> Result<Self, ModelError> {
         let sub = |name: &str| -> Result<PathBuf, ModelError> {
             let p = dir.join(name);
             if p.is_dir() {
@@ -202,15 +343,68 @@ impl LtxPipeline {
                 Err(ModelError::InvalidConfig(format!("{}: the {name}/ folder is missing", dir.display())))
             }
         };
+        let max_sequence_length = meta.max_sequence_length.unwrap_or(256);
+        if max_sequence_length == 0 {
+            return Err(ModelError::InvalidConfig(format!(
+                "{}: _genvideo.max_sequence_length must be at least 1",
+                dir.join("model_index.json").display()
+            )));
+        }
         let scheduler_config: FlowMatchEulerDiscreteSchedulerConfig =
             read_json(&sub("scheduler")?.join("scheduler_config.json"))?;
         FlowMatchEulerDiscreteScheduler::new(scheduler_config.clone())?;
         let transformer = LtxVideoTransformer3DModel::load(&sub("transformer")?, device, kind)?;
         let vae = AutoencoderKlLtxVideo::load(&sub("vae")?, device, kind)?;
-        let tokenizer = PromptTokenizer::load(&sub("tokenizer")?)?;
-        let model = T5EncoderModel::load(&sub("text_encoder")?, device, kind)?;
-        let text_encoder = Box::new(T5TextEncoder { tokenizer, model });
-        Ok(Self { transformer, vae, text_encoder, scheduler_config, max_sequence_length: 256, device, kind })
+        let (text_encoder, width) = load_text_encoder(dir, text_encoder_dir, max_sequence_length, device, kind)?;
+        let caption = transformer.config.caption_channels;
+        if width != caption {
+            return Err(ModelError::InvalidConfig(format!(
+                "the text encoder {} gives {width}-wide token states but the transformer in {} expects \
+                 caption_channels {caption}",
+                text_encoder_dir.display(),
+                dir.display()
+            )));
+        }
+        let pipe = Self { transformer, vae, text_encoder, scheduler_config, max_sequence_length, meta, device, kind };
+        pipe.check_meta(dir)?;
+        Ok(pipe)
+    }
+
+    /// `_genvideo`'s geometry must be something this pipeline can generate.
+    fn check_meta(&self, dir: &Path) -> Result<(), ModelError> {
+        let (s, t) = (self.spatial_ratio(), self.temporal_ratio());
+        let bad = |what: String| {
+            Err(ModelError::InvalidConfig(format!("{}: _genvideo.{what}", dir.join("model_index.json").display())))
+        };
+        for (name, v) in [("sample_width", self.meta.sample_width), ("sample_height", self.meta.sample_height)] {
+            if let Some(v) = v.filter(|&v| v < s || v % s != 0) {
+                return bad(format!("{name} {v} is not a positive multiple of {s}"));
+            }
+        }
+        if let Some(n) = self.meta.num_frames.filter(|&n| n < 1 || (n - 1) % t != 0) {
+            return bad(format!("num_frames {n} is not 1 + {t}k"));
+        }
+        if let Some(r) = self.meta.frame_rate.filter(|r| !(r.is_finite() && *r > 0.0)) {
+            return bad(format!("frame_rate {r} is not a positive number"));
+        }
+        Ok(())
+    }
+
+    /// A request at the model's own defaults: `_genvideo`'s sample size, frame count, frame rate,
+    /// steps and guidance where it gives them, diffusers' otherwise.
+    pub fn default_request(&self, prompt: &str) -> GenerationRequest {
+        let d = GenerationRequest::default();
+        let m = &self.meta;
+        GenerationRequest {
+            prompt: prompt.to_owned(),
+            width: m.sample_width.unwrap_or(d.width),
+            height: m.sample_height.unwrap_or(d.height),
+            num_frames: m.num_frames.unwrap_or(d.num_frames),
+            frame_rate: m.frame_rate.unwrap_or(d.frame_rate),
+            num_inference_steps: m.num_inference_steps.unwrap_or(d.num_inference_steps),
+            guidance_scale: m.guidance_scale.unwrap_or(d.guidance_scale),
+            ..d
+        }
     }
 
     pub fn spatial_ratio(&self) -> i64 {
@@ -507,6 +701,83 @@ impl LtxPipeline {
             .f_mul_scalar(0.5)?
             .f_add_scalar(0.5)?
             .f_clamp(0.0, 1.0)?)
+    }
+}
+
+/// Reads `dir/model_index.json`: checks the pipeline class and returns its `_genvideo` object.
+fn read_index(dir: &Path) -> Result<GenvideoMeta, ModelError> {
+    let index_path = dir.join("model_index.json");
+    if !index_path.is_file() {
+        return Err(ModelError::InvalidConfig(format!(
+            "{} is not a diffusers pipeline folder (no model_index.json)",
+            dir.display()
+        )));
+    }
+    let index: ModelIndex = read_json(&index_path)?;
+    let class = index.class_name.unwrap_or_default();
+    if !PIPELINES.contains(&class.as_str()) {
+        return Err(ModelError::InvalidConfig(format!(
+            "{} holds a {class:?} pipeline; expected one of {}",
+            dir.display(),
+            PIPELINES.join(", ")
+        )));
+    }
+    Ok(index.genvideo.unwrap_or_default())
+}
+
+#[derive(serde::Deserialize)]
+struct EncoderConfig {
+    model_type: Option<String>,
+}
+
+/// The text encoder in `encoder_dir` by its `config.json`'s `model_type` ("t5" or "bert"), with
+/// its token-state width. The tokenizer is `encoder_dir/tokenizer.json` when there is one, else
+/// the pipeline's `tokenizer/` folder (diffusers' layout). BERT runs in fp32 whatever `kind`
+/// (it is small, and its states then match the ones a trainer computes with [`BertTextEncoder`]).
+fn load_text_encoder(
+    dir: &Path,
+    encoder_dir: &Path,
+    max_sequence_length: usize,
+    device: Device,
+    kind: Kind,
+) -> Result<(Box<dyn TextEncoder>, i64), ModelError> {
+    let config_path = encoder_dir.join("config.json");
+    if !config_path.is_file() {
+        return Err(ModelError::InvalidConfig(format!(
+            "the text encoder folder {} has no config.json",
+            encoder_dir.display()
+        )));
+    }
+    let config: EncoderConfig = read_json(&config_path)?;
+    let tokenizer_dir = if encoder_dir.join("tokenizer.json").is_file() || !dir.join("tokenizer").is_dir() {
+        encoder_dir.to_owned()
+    } else {
+        dir.join("tokenizer")
+    };
+    match config.model_type.as_deref() {
+        Some("t5") => {
+            let tokenizer = PromptTokenizer::load(&tokenizer_dir)?;
+            let model = T5EncoderModel::load(encoder_dir, device, kind)?;
+            let width = model.config().d_model;
+            Ok((Box::new(T5TextEncoder { tokenizer, model }), width))
+        }
+        Some("bert") => {
+            let encoder = BertTextEncoder::load_parts(encoder_dir, &tokenizer_dir, device, Kind::Float)?;
+            if max_sequence_length > encoder.max_positions() {
+                return Err(ModelError::InvalidConfig(format!(
+                    "{}: max_sequence_length {max_sequence_length} exceeds the BERT text encoder's {} positions",
+                    dir.display(),
+                    encoder.max_positions()
+                )));
+            }
+            let width = encoder.dim();
+            Ok((Box::new(encoder), width))
+        }
+        other => Err(ModelError::InvalidConfig(format!(
+            "{}: text encoder model_type {} is not supported (\"t5\" or \"bert\")",
+            config_path.display(),
+            other.map_or_else(|| "(none)".to_owned(), |t| format!("{t:?}"))
+        ))),
     }
 }
 

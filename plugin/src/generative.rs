@@ -4,11 +4,19 @@
 //! Geometry: the model works at a multiple of its spatial ratio (32) no larger than the
 //! user's "Longest side", and 1 + 8k frames; the bridge resizes to the host's frame size and
 //! the effect drops the extra frames, so the user never sees these constraints.
+//!
+//! A model that declares its training geometry in `model_index.json`'s `_genvideo` (the embedded
+//! `genvideo-mini`: 256x256, 49 frames at 24 fps) is used the way it was trained: the longest side
+//! is also capped at its native `max(sample_width, sample_height)` (a smaller "Longest side" still
+//! wins; the host's aspect is kept), chained chunks are at most its `num_frames`, and the time axis
+//! of its positions uses its `frame_rate` whatever the host's (the frames are then played at the
+//! host's rate). Steps and Guidance stay the user's parameters. Plain LTX-Video checkpoints
+//! declare none of this and keep the behaviour above.
 use std::sync::Arc;
 
 use bridge::effect::{Clip, ImageEffect, MessageKind};
 use bridge::ofx::*;
-use models::pipeline_ltx::{ChainDirection, Condition, GenerationRequest, LtxPipeline, Progress, SeededNoise};
+use models::pipeline_ltx::{ChainDirection, Condition, GenerationRequest, GenvideoMeta, LtxPipeline, Progress, SeededNoise};
 use safety::provenance;
 use safety::watermark::{self, MarkClass};
 use tch::Tensor;
@@ -53,10 +61,32 @@ impl GenSettings {
         })
     }
 
-    fn hash_into(&self, h: &mut KeyHasher) {
+    /// The settings and the loaded model's identity (folder and weights files).
+    fn hash_into(&self, h: &mut KeyHasher, pipe: &runtime::SharedPipeline) {
         h.str(&self.prompt).str(&self.negative_prompt).num(self.seed as f64).num(self.steps as f64);
-        h.num(self.guidance).str(&self.model_dir).num(self.max_side as f64);
+        h.num(self.guidance).str(&self.model_dir).num(self.max_side as f64).str(&pipe.identity);
     }
+}
+
+/// The longest side the model works at: the user's "Longest side", capped at the model's native
+/// sample size when it declares one (`_genvideo.sample_width/height`).
+pub fn working_side(meta: &GenvideoMeta, max_side: i64) -> i64 {
+    match meta.sample_longest_side() {
+        Some(native) => max_side.min(native),
+        None => max_side,
+    }
+}
+
+/// The frame rate the model's positions are computed for: its training rate when it declares one,
+/// else the clip's.
+pub fn model_rate(meta: &GenvideoMeta, clip_rate: f64) -> f64 {
+    meta.frame_rate.unwrap_or(clip_rate)
+}
+
+/// Frames per chained chunk: [`MAX_CHUNK`], or the model's training clip length if shorter (and
+/// still longer than the overlap).
+pub fn max_chunk(meta: &GenvideoMeta) -> i64 {
+    meta.num_frames.filter(|&n| n > OVERLAP).map_or(MAX_CHUNK, |n| n.min(MAX_CHUNK))
 }
 
 /// The model's working size for a `w` x `h` frame: the same aspect, longest side at most
@@ -161,7 +191,7 @@ fn run(
     let mut on_step = |p: Progress| p.total == 0 || progress.update(p.step as f64 / p.total as f64);
     let mut noise = SeededNoise::new(seed);
     let _serial = runtime::generation_lock(&|| fx.aborted())?;
-    let frames = pipe.generate_chained(req, MAX_CHUNK, OVERLAP, direction, &mut noise, &mut on_step)?;
+    let frames = pipe.generate_chained(req, max_chunk(&pipe.meta), OVERLAP, direction, &mut noise, &mut on_step)?;
     Ok(frames.f_to_device(tch::Device::Cpu)?)
 }
 
@@ -170,14 +200,22 @@ fn run(
 /// credentials (`GENVIDEO_C2PA_*`) or the bundle's project certificate. Hosts own their render
 /// caches, so the sidecar records each frame's pixel digest to tie it to the content. A failure
 /// is reported as a warning; it does not fail the render.
-fn write_manifest(fx: &ImageEffect, effect: Effect, key: u64, s: &GenSettings, segment: &Segment, class: MarkClass) {
+fn write_manifest(
+    fx: &ImageEffect,
+    effect: Effect,
+    key: u64,
+    s: &GenSettings,
+    pipe: &runtime::SharedPipeline,
+    segment: &Segment,
+    class: MarkClass,
+) {
     let result = (|| -> Result<std::path::PathBuf, String> {
         let dir = match std::env::var_os("GENVIDEO_MANIFEST_DIR") {
             Some(d) => std::path::PathBuf::from(d),
             None => std::path::PathBuf::from(std::env::var_os("HOME").ok_or("HOME is not set")?).join(".cache/genvideo/manifests"),
         };
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let mut info = provenance::ManifestInfo::new(effect.identifier().to_string_lossy(), class, "LTX-Video", &s.model_dir);
+        let mut info = provenance::ManifestInfo::new(effect.identifier().to_string_lossy(), class, &pipe.model, &pipe.version);
         info.parameters = vec![
             ("prompt".into(), s.prompt.clone()),
             ("negativePrompt".into(), s.negative_prompt.clone()),
@@ -248,12 +286,12 @@ pub mod generate {
         let fps = frame_rate(&out_clip);
         let pipe = runtime::pipeline(&s.model_dir)?;
         runtime::check_prompt(&s.prompt)?;
-        let (gw, gh) = model_size(w, h, s.max_side, pipe.spatial_ratio());
+        let (gw, gh) = model_size(w, h, working_side(&pipe.meta, s.max_side), pipe.spatial_ratio());
         let source = connected_source(fx)?;
 
         let mut key = KeyHasher::default();
         key.str("generate").num(n as f64).num(gw as f64).num(gh as f64).num(fps);
-        s.hash_into(&mut key);
+        s.hash_into(&mut key, &pipe);
         let still = match &source {
             Some(src) => {
                 let at = src.frame_range().map(|r| r.0).unwrap_or(first);
@@ -278,7 +316,7 @@ pub mod generate {
                 width: gw,
                 height: gh,
                 num_frames: model_frames(n, pipe.temporal_ratio()),
-                frame_rate: fps,
+                frame_rate: model_rate(&pipe.meta, fps),
                 num_inference_steps: s.steps,
                 guidance_scale: s.guidance,
                 conditions,
@@ -286,7 +324,7 @@ pub mod generate {
             };
             let frames = run(fx, "Generate: denoising", &pipe, &req, s.seed, ChainDirection::Forward)?;
             let seg = segment_from(fx, frames.f_narrow(0, 0, n)?, MarkClass::Generate, format!("Generate {n} frames at {gw}x{gh}"))?;
-            write_manifest(fx, Effect::Generate, id, &s, &seg, MarkClass::Generate);
+            write_manifest(fx, Effect::Generate, id, &s, &pipe, &seg, MarkClass::Generate);
             Ok(seg)
         })?;
         write_frame(fx, &segment, index as usize, time, window, s.color)
@@ -365,7 +403,7 @@ pub mod extend {
         let pipe = runtime::pipeline(&s.model_dir)?;
         runtime::check_prompt(&s.prompt)?;
         let (w, h) = full_size(&src, a as f64)?;
-        let (gw, gh) = model_size(w, h, s.max_side, pipe.spatial_ratio());
+        let (gw, gh) = model_size(w, h, working_side(&pipe.meta, s.max_side), pipe.spatial_ratio());
         let ratio = pipe.temporal_ratio();
         let available = b - a + 1;
         let k = (available.min(OVERLAP) - 1) / ratio * ratio + 1;
@@ -381,7 +419,7 @@ pub mod extend {
         let mut key = KeyHasher::default();
         key.str("extend").num(p.forward as u8 as f64).num(p.count as f64).num(gw as f64).num(gh as f64);
         key.tensor(&context)?;
-        s.hash_into(&mut key);
+        s.hash_into(&mut key, &pipe);
         let fps = frame_rate(&src);
         let segment = segments::get_or_make(key.finish(), &|| fx.aborted(), || {
             let id = key.finish();
@@ -391,7 +429,7 @@ pub mod extend {
                 width: gw,
                 height: gh,
                 num_frames: total,
-                frame_rate: fps,
+                frame_rate: model_rate(&pipe.meta, fps),
                 num_inference_steps: s.steps,
                 guidance_scale: s.guidance,
                 conditions: vec![Condition {
@@ -411,7 +449,7 @@ pub mod extend {
             };
             let what = format!("Extend {} {} frames at {gw}x{gh}", if p.forward { "forward" } else { "backward" }, p.count);
             let seg = segment_from(fx, new, MarkClass::Extend, what)?;
-            write_manifest(fx, Effect::Extend, id, &s, &seg, MarkClass::Extend);
+            write_manifest(fx, Effect::Extend, id, &s, &pipe, &seg, MarkClass::Extend);
             Ok(seg)
         })?;
         write_frame(fx, &segment, (offset - 1) as usize, time, window, s.color)
@@ -428,7 +466,12 @@ pub fn infill_gap(
     after: i64,
 ) -> Result<Option<Arc<Segment>>, PluginError> {
     let s = GenSettings::read(fx, time, Effect::Infill)?;
-    if s.model_dir.is_empty() {
+    if s.model_dir.is_empty() && !runtime::embedded_model_available() {
+        // A bundle without the embedded model (or with it removed): long gaps stay on RIFE.
+        fx.message(
+            MessageKind::Log,
+            &format!("Infill: no embedded model in this bundle; frames {}-{} are interpolated", before + 1, after - 1),
+        );
         return Ok(None);
     }
     let pipe = runtime::pipeline(&s.model_dir)?;
@@ -436,7 +479,7 @@ pub fn infill_gap(
     let first = frames.require(before)?;
     let last = frames.require(after)?;
     let (h, w) = (first.display.size()[1], first.display.size()[2]);
-    let (gw, gh) = model_size(w, h, s.max_side, pipe.spatial_ratio());
+    let (gw, gh) = model_size(w, h, working_side(&pipe.meta, s.max_side), pipe.spatial_ratio());
     let a = resize(&first.display, gh, gw)?;
     let b = resize(&last.display, gh, gw)?;
     let gap = after - before - 1;
@@ -444,14 +487,15 @@ pub fn infill_gap(
     let mut key = KeyHasher::default();
     key.str("infill").num(gap as f64).num(gw as f64).num(gh as f64).num(window.x1 as f64).num(window.y1 as f64);
     key.tensor(&a)?.tensor(&b)?;
-    s.hash_into(&mut key);
+    s.hash_into(&mut key, &pipe);
     let segment = segments::get_or_make(key.finish(), &|| fx.aborted(), || {
-            let id = key.finish();
+        let id = key.finish();
         let req = GenerationRequest {
             prompt: s.prompt.clone(),
             width: gw,
             height: gh,
             num_frames: total,
+            frame_rate: model_rate(&pipe.meta, GenerationRequest::default().frame_rate),
             num_inference_steps: s.steps,
             guidance_scale: s.guidance,
             conditions: vec![
@@ -464,8 +508,42 @@ pub fn infill_gap(
         let filled = resize(&out.f_narrow(0, 1, gap)?, h, w)?;
         fx.message(MessageKind::Log, &format!("Infill: generated frames {}-{}", before + 1, after - 1));
         let seg = segment_from(fx, filled, MarkClass::InfillGenerative, format!("Infill {gap} frames between {before} and {after}"))?;
-        write_manifest(fx, Effect::Infill, id, &s, &seg, MarkClass::InfillGenerative);
+        write_manifest(fx, Effect::Infill, id, &s, &pipe, &seg, MarkClass::InfillGenerative);
         Ok(seg)
     })?;
     Ok(Some(segment))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mini() -> GenvideoMeta {
+        GenvideoMeta {
+            sample_width: Some(256),
+            sample_height: Some(256),
+            frame_rate: Some(24.0),
+            num_frames: Some(49),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_model_with_a_native_size_works_at_most_at_it_and_keeps_the_aspect() {
+        let meta = mini();
+        // Default 'Longest side' (768): capped at 256, the host's aspect kept.
+        assert_eq!(model_size(1920, 1080, working_side(&meta, 768), 32), (256, 160));
+        assert_eq!(model_size(640, 272, working_side(&meta, 768), 32), (256, 96));
+        assert_eq!(model_size(256, 256, working_side(&meta, 768), 32), (256, 256));
+        // A smaller 'Longest side' still wins.
+        assert_eq!(model_size(1920, 1080, working_side(&meta, 128), 32), (128, 64));
+        // A plain LTX-Video checkpoint declares nothing: the user's size, the clip's rate, 121-frame chunks.
+        let plain = GenvideoMeta::default();
+        assert_eq!(model_size(1920, 1080, working_side(&plain, 768), 32), (768, 448));
+        assert_eq!(model_rate(&plain, 25.0), 25.0);
+        assert_eq!(max_chunk(&plain), MAX_CHUNK);
+        assert_eq!(model_rate(&meta, 25.0), 24.0);
+        assert_eq!(max_chunk(&meta), 49);
+        assert_eq!(max_chunk(&GenvideoMeta { num_frames: Some(9), ..Default::default() }), MAX_CHUNK);
+    }
 }

@@ -4,7 +4,7 @@
 //! Nothing here is torn down on the last Unload: destroying libtorch (and its CUDA context) while
 //! the host is still running, or during its exit, is a known source of crashes. Holding the
 //! weights until the process ends costs memory only while the host keeps the plugin loaded.
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -73,20 +73,62 @@ pub fn rife() -> Result<Arc<Rife>, PluginError> {
     Ok(rife)
 }
 
+/// The embedded default model's folder in `Resources` (installers/bundle copies
+/// `embedded/genvideo-mini` there) and its text encoder beside it.
+pub const EMBEDDED_MODEL: &str = "genvideo-mini";
+pub const EMBEDDED_TEXT_ENCODER: &str = "all-minilm-l6-v2";
+
+/// `Resources/genvideo-mini` and `Resources/all-minilm-l6-v2`, or why the embedded model cannot be
+/// used (the folder, its weights or its text encoder are missing from the bundle).
+fn embedded_model() -> Result<(PathBuf, PathBuf), PluginError> {
+    let resources = resources_dir()?;
+    let dir = resources.join(EMBEDDED_MODEL);
+    let encoder = resources.join(EMBEDDED_TEXT_ENCODER);
+    let missing = [
+        (dir.join("model_index.json"), dir.join("model_index.json").is_file()),
+        (dir.join("transformer"), has_safetensors(&dir.join("transformer"))),
+        (dir.join("vae"), has_safetensors(&dir.join("vae"))),
+        (encoder.clone(), has_safetensors(&encoder)),
+    ]
+    .into_iter()
+    .find(|(_, ok)| !ok);
+    if let Some((what, _)) = missing {
+        return Err(PluginError::NotConfigured(format!(
+            "the embedded model is missing from the bundle ({} or its weights not found): reinstall the bundle \
+             with installers/setup, or set 'Model folder' to an LTX-Video checkpoint in diffusers format \
+             (the folder with model_index.json)",
+            what.display()
+        )));
+    }
+    Ok((dir, encoder))
+}
+
+fn has_safetensors(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().any(|e| e.path().extension().is_some_and(|x| x == "safetensors"))
+    })
+}
+
+/// Whether the bundle carries a usable embedded model (Infill falls back to RIFE without one).
+pub fn embedded_model_available() -> bool {
+    embedded_model().is_ok()
+}
+
 /// Pipelines by model folder, loaded on first use and kept (switching folders back and forth in
-/// a session should not reload multi-GB weights). A failed load is not remembered.
+/// a session should not reload multi-GB weights). An empty `model_dir` is the embedded default
+/// model (`Resources/genvideo-mini`, with all-MiniLM-L6-v2 from `Resources`). A failed load is not
+/// remembered.
 pub fn pipeline(model_dir: &str) -> Result<Arc<SharedPipeline>, PluginError> {
-    if model_dir.is_empty() {
-        return Err(PluginError::NotConfigured(
-            "no model: set 'Model folder' to an LTX-Video checkpoint in diffusers format (the folder with \
-             model_index.json). This build has no embedded default model yet."
-                .into(),
-        ));
-    }
-    let dir = PathBuf::from(model_dir);
-    if !dir.is_dir() {
-        return Err(PluginError::Input(format!("'Model folder' {} is not a folder", dir.display())));
-    }
+    let (dir, text_encoder) = if model_dir.is_empty() {
+        let (dir, encoder) = embedded_model()?;
+        (dir, Some(encoder))
+    } else {
+        let dir = PathBuf::from(model_dir);
+        if !dir.is_dir() {
+            return Err(PluginError::Input(format!("'Model folder' {} is not a folder", dir.display())));
+        }
+        (dir, None)
+    };
     let dir = dir.canonicalize().unwrap_or(dir);
     static PIPELINES: Mutex<Vec<(PathBuf, Arc<SharedPipeline>)>> = Mutex::new(Vec::new());
     let mut loaded = PIPELINES.lock();
@@ -96,13 +138,57 @@ pub fn pipeline(model_dir: &str) -> Result<Arc<SharedPipeline>, PluginError> {
     let device = models::select_device()?;
     // bf16 where tensor cores make it the fast path; fp32 on the CPU, where bf16 matmuls are slow.
     let kind = if device.is_cuda() { tch::Kind::BFloat16 } else { tch::Kind::Float };
-    let pipe = Arc::new(SharedPipeline(LtxPipeline::load(&dir, device, kind)?));
+    let pipe = match &text_encoder {
+        Some(encoder) => LtxPipeline::load_with_text_encoder(&dir, encoder, device, kind)?,
+        None => LtxPipeline::load(&dir, device, kind)?,
+    };
+    let (model, version) = match (&text_encoder, pipe.meta.name.clone()) {
+        (Some(_), name) => (name.unwrap_or_else(|| EMBEDDED_MODEL.to_owned()), "embedded".to_owned()),
+        (None, Some(name)) => (name, dir.display().to_string()),
+        (None, None) => ("LTX-Video".to_owned(), dir.display().to_string()),
+    };
+    let identity = identity(&dir);
+    let pipe = Arc::new(SharedPipeline { pipe, model, version, identity });
     loaded.push((dir, pipe.clone()));
     Ok(pipe)
 }
 
+/// The folder and the size and modification time of every weights file under it: part of each
+/// segment's cache key, so new weights in the same folder (a retrained embedded model) never
+/// serve segments cached from the old ones.
+fn identity(dir: &Path) -> String {
+    let mut parts = vec![dir.display().to_string()];
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "safetensors") {
+                let meta = std::fs::metadata(&p).ok();
+                let size = meta.as_ref().map_or(0, |m| m.len());
+                let modified = meta
+                    .and_then(|m| m.modified().ok())
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_nanos());
+                parts.push(format!("{}:{size}:{modified}", p.display()));
+            }
+        }
+    }
+    parts.join("|")
+}
+
 /// A loaded pipeline shared by every render thread.
-pub struct SharedPipeline(LtxPipeline);
+pub struct SharedPipeline {
+    pipe: LtxPipeline,
+    /// What manifests name: the model ("genvideo-mini", "LTX-Video") and its version or folder.
+    pub model: String,
+    pub version: String,
+    /// Folder and weights files (see [`identity`]), for cache keys.
+    pub identity: String,
+}
 
 // SAFETY: the weights are never mutated after loading; libtorch inference on shared read-only
 // tensors is thread-safe (grad mode is thread-local), and `generation_lock` serialises runs.
@@ -112,7 +198,7 @@ unsafe impl Sync for SharedPipeline {}
 impl std::ops::Deref for SharedPipeline {
     type Target = LtxPipeline;
     fn deref(&self) -> &LtxPipeline {
-        &self.0
+        &self.pipe
     }
 }
 

@@ -1,4 +1,4 @@
-//! Loading, unloading, generative effects with no model folder set, and a damaged bundle.
+//! Loading, unloading, generative effects in a bundle without the embedded model, and a damaged bundle.
 mod common;
 use common::*;
 use host_sim::*;
@@ -18,21 +18,36 @@ fn load_and_unload_a_hundred_times() {
     assert!(out.failures().is_empty(), "{:?}", out.failures());
 }
 
+/// With 'Model folder' empty the effects use the embedded model (Resources/genvideo-mini); a
+/// bundle without it says so on Generate and Extend, and Infill keeps long gaps on RIFE.
 #[test]
-fn generate_and_extend_without_a_model_folder_say_so() {
-    let b = bundle();
+fn without_the_embedded_model_generate_and_extend_say_so_and_infill_stays_on_rife() {
+    let copy = bundle_without("no-embedded", &["genvideo-mini"]);
+    let b = Bundle::load(&copy).unwrap();
+    let missing = |msgs: &[String]| msgs.iter().any(|m| m.contains("embedded model is missing") && m.contains("Model folder"));
     let gen = b.instance("org.genvideo.Generate", Context::Generator).unwrap();
     gen.set_param("prompt", "a red ball bouncing").unwrap();
     let out = gen.render_range((0, 1), &RenderOptions::default()).unwrap();
     assert_eq!(out.failures().len(), 2);
-    assert!(gen.error_messages().iter().any(|m| m.contains("no model")), "{:?}", gen.error_messages());
+    assert!(missing(&gen.error_messages()), "{:?}", gen.error_messages());
 
     let ext = b.instance("org.genvideo.Extend", Context::General).unwrap();
     ext.connect("Source", footage()).unwrap();
     let out = ext.render_range((16, 16), &RenderOptions::default()).unwrap();
     assert_eq!(out.failures().len(), 1);
-    assert!(ext.error_messages().iter().any(|m| m.contains("no model")), "{:?}", ext.error_messages());
+    assert!(missing(&ext.error_messages()), "{:?}", ext.error_messages());
     assert_eq!(ext.images_held(), 0);
+
+    // A 5-frame gap is above 'Generate gaps longer than' (4): interpolated, with a note why.
+    let inf = b.instance("org.genvideo.Infill", Context::Filter).unwrap();
+    inf.connect("Source", footage().with_missing(5..=9)).unwrap();
+    let out = inf.render_range((4, 10), &RenderOptions::default()).unwrap();
+    assert!(out.failures().is_empty(), "{:?}", out.failures());
+    let logs: Vec<String> = inf.messages().into_iter().map(|m| m.text).collect();
+    assert!(logs.iter().any(|m| m.contains("no embedded model") && m.contains("5-9")), "{logs:?}");
+    assert_eq!(inf.images_held(), 0);
+    drop((gen, ext, inf, b));
+    let _ = std::fs::remove_dir_all(copy.parent().unwrap());
 }
 
 /// A copy of the bundle whose RIFE weights are truncated: every Infill render fails with a message

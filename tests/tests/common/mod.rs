@@ -21,6 +21,28 @@ pub fn bundle() -> Bundle {
     Bundle::load(&bundle_path()).expect("bundle loads")
 }
 
+/// A bundle like the built one but without the `Resources` entries in `without` (e.g.
+/// "genvideo-mini"), in a fresh temp folder named by `tag`: the `.ofx` is copied (so the process
+/// loads it as a separate plugin, with its own Resources), the other resources are linked.
+pub fn bundle_without(tag: &str, without: &[&str]) -> PathBuf {
+    let src = bundle_path();
+    let dir = std::env::temp_dir().join(format!("genvideo-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let copy = dir.join("GenVideo.ofx.bundle");
+    let arch = copy.join("Contents/Linux-x86-64");
+    std::fs::create_dir_all(&arch).unwrap();
+    std::fs::create_dir_all(copy.join("Contents/Resources")).unwrap();
+    std::fs::copy(src.join("Contents/Info.plist"), copy.join("Contents/Info.plist")).unwrap();
+    std::fs::copy(src.join("Contents/Linux-x86-64/GenVideo.ofx"), arch.join("GenVideo.ofx")).unwrap();
+    for e in std::fs::read_dir(src.join("Contents/Resources")).unwrap() {
+        let e = e.unwrap();
+        if !without.iter().any(|w| e.file_name() == *w) {
+            std::os::unix::fs::symlink(e.path(), copy.join("Contents/Resources").join(e.file_name())).unwrap();
+        }
+    }
+    copy
+}
+
 /// 16 frames of real footage (bikes.mp4, 640x272), decoded once per test binary.
 pub fn footage() -> ClipSource {
     static CLIP: OnceLock<ClipSource> = OnceLock::new();

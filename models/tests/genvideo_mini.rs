@@ -1,0 +1,154 @@
+//! The embedded default model's layout: `embedded/genvideo-mini`'s configs with random weights
+//! (the trained ones are not needed to check the wiring) and all-MiniLM-L6-v2 beside it, as the
+//! bundle ships them (`Resources/genvideo-mini` + `Resources/all-minilm-l6-v2`). Loads through
+//! `_genvideo.text_encoder_folder` and through `load_with_text_encoder`, generates a 9-frame
+//! 64x64 clip, and checks the BERT prompt encoder. Skipped (with a note) only when
+//! weights/all-minilm-l6-v2 is absent (installers/setup installs it).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use models::autoencoder_kl_ltx::{AutoencoderKlLtxVideo, AutoencoderKlLtxVideoConfig};
+use models::bert::SentenceEncoder;
+use models::checkpoint::read_config;
+use models::pipeline_ltx::{BertTextEncoder, LtxPipeline, SeededNoise, TextEncoder};
+use models::transformer_ltx::{LtxVideoTransformer3DModel, LtxVideoTransformer3DModelConfig};
+use tch::nn::VarStore;
+use tch::{Device, Kind, Tensor};
+
+fn minilm() -> Option<PathBuf> {
+    let dir = common::repo_root().join("weights/all-minilm-l6-v2");
+    if ["config.json", "model.safetensors", "tokenizer.json"].iter().all(|f| dir.join(f).is_file()) {
+        Some(dir)
+    } else {
+        eprintln!("skipped: {} is missing (installers/setup installs all-MiniLM-L6-v2)", dir.display());
+        None
+    }
+}
+
+/// Fills every trainable parameter with small normal noise (norm weights around 1).
+fn randomize(vs: &VarStore, seed: i64) {
+    tch::manual_seed(seed);
+    tch::no_grad(|| {
+        for (name, mut v) in vs.variables() {
+            if name.contains("latents_mean") || name.contains("latents_std") {
+                continue;
+            }
+            let noise = Tensor::randn_like(&v) * 0.05;
+            let value = if name.contains("norm") && name.ends_with("weight") { noise + 1.0 } else { noise };
+            v.copy_(&value);
+        }
+    });
+}
+
+/// `<tmp>/genvideo-mini` (the committed configs, random weights) and `<tmp>/all-minilm-l6-v2`
+/// (a link to the installed encoder): the bundle's Resources layout.
+fn random_mini(tag: &str, minilm: &Path) -> PathBuf {
+    let root = common::scratch(tag);
+    let src = common::repo_root().join("embedded/genvideo-mini");
+    let dir = root.join("genvideo-mini");
+    for f in ["model_index.json", "transformer/config.json", "vae/config.json", "scheduler/scheduler_config.json"] {
+        let to = dir.join(f);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(src.join(f), &to).unwrap_or_else(|e| panic!("{}: {e}", src.join(f).display()));
+    }
+    let config: LtxVideoTransformer3DModelConfig = read_config(&dir.join("transformer")).unwrap();
+    let vs = VarStore::new(Device::Cpu);
+    LtxVideoTransformer3DModel::new(&vs.root(), config).unwrap();
+    randomize(&vs, 1);
+    vs.save(dir.join("transformer/diffusion_pytorch_model.safetensors")).unwrap();
+    let config: AutoencoderKlLtxVideoConfig = read_config(&dir.join("vae")).unwrap();
+    let vs = VarStore::new(Device::Cpu);
+    AutoencoderKlLtxVideo::new(&vs.root(), config).unwrap();
+    randomize(&vs, 2);
+    vs.save(dir.join("vae/diffusion_pytorch_model.safetensors")).unwrap();
+    std::os::unix::fs::symlink(minilm, root.join("all-minilm-l6-v2")).unwrap();
+    dir
+}
+
+#[test]
+fn genvideo_mini_loads_beside_minilm_and_generates() {
+    let Some(minilm) = minilm() else { return };
+    let dir = random_mini("mini-generate", &minilm);
+    let pipe = LtxPipeline::load(&dir, Device::Cpu, Kind::Float).unwrap();
+    assert_eq!(pipe.max_sequence_length, 64);
+    assert_eq!(pipe.meta.sample_width, Some(256));
+    assert_eq!(pipe.meta.sample_longest_side(), Some(256));
+    assert_eq!(pipe.meta.num_frames, Some(49));
+    assert_eq!((pipe.spatial_ratio(), pipe.temporal_ratio()), (32, 8));
+    let defaults = pipe.default_request("x");
+    assert_eq!((defaults.width, defaults.height, defaults.num_frames), (256, 256, 49));
+    assert_eq!((defaults.frame_rate, defaults.num_inference_steps, defaults.guidance_scale), (24.0, 20, 3.0));
+
+    let mut req = pipe.default_request("a red circle moves to the right on a black background");
+    req.width = 64;
+    req.height = 64;
+    req.num_frames = 9;
+    req.num_inference_steps = 2;
+    let video = pipe.generate(&req, &mut SeededNoise::new(3), &mut |_| true).unwrap();
+    assert_eq!(video.size(), [9, 3, 64, 64]);
+    assert_eq!(video.isfinite().all().int64_value(&[]), 1);
+    assert!(video.std(true).double_value(&[]) > 1e-4, "the clip is not constant");
+    let again = pipe.generate(&req, &mut SeededNoise::new(3), &mut |_| true).unwrap();
+    assert!(again.equal(&video), "same seed, same clip");
+
+    // The same folder with the encoder named explicitly (the plugin's bundle path).
+    let explicit = LtxPipeline::load_with_text_encoder(&dir, &minilm, Device::Cpu, Kind::Float).unwrap();
+    let other = explicit.generate(&req, &mut SeededNoise::new(3), &mut |_| true).unwrap();
+    assert!(other.equal(&video));
+}
+
+#[test]
+fn bert_prompt_encoder_gives_padded_token_states() {
+    let Some(minilm) = minilm() else { return };
+    let enc = BertTextEncoder::load(&minilm, Device::Cpu, Kind::Float).unwrap();
+    assert_eq!(enc.dim(), 384);
+    let prompts = ["a red circle moves to the right", ""];
+    let (states, mask) = enc.encode(&prompts, 64).unwrap();
+    assert_eq!(states.size(), [2, 64, 384]);
+    assert_eq!(mask.size(), [2, 64]);
+    let counts: Vec<i64> = Vec::try_from(mask.sum_dim_intlist(1, false, Kind::Int64)).unwrap();
+    assert_eq!(counts[1], 2, "[CLS] [SEP] for an empty prompt");
+    assert!(counts[0] > 2 && counts[0] < 64);
+    // Token states, not a pooled vector: mean-pooling them over the mask gives the sentence
+    // embedding the usage policy computes with the same weights.
+    let pooled = models::bert::mean_pool_normalize(&states, &mask);
+    let sentence = SentenceEncoder::load(&minilm, Device::Cpu).unwrap().encode(&prompts).unwrap();
+    let diff = (pooled - sentence).abs().max().double_value(&[]);
+    assert!(diff < 1e-5, "pooled token states differ from the sentence embedding by {diff}");
+    // Padding does not change the real tokens' states.
+    let (short, _) = enc.encode(&prompts[..1], counts[0] as usize).unwrap();
+    let d = (short - states.narrow(0, 0, 1).narrow(1, 0, counts[0])).abs().max().double_value(&[]);
+    assert!(d < 1e-4, "{d}");
+    // Too long is an error that says so.
+    let long = "a red circle moves to the right ".repeat(20);
+    let msg = enc.encode(&[long.as_str()], 64).unwrap_err().to_string();
+    assert!(msg.contains("tokens") && msg.contains("at most 64"), "{msg}");
+}
+
+#[test]
+fn text_encoder_problems_name_the_path() {
+    let Some(minilm) = minilm() else { return };
+    let dir = random_mini("mini-errors", &minilm);
+    let root = dir.parent().unwrap().to_owned();
+    // The encoder beside the model is gone.
+    std::fs::remove_file(root.join("all-minilm-l6-v2")).unwrap();
+    let msg = LtxPipeline::load(&dir, Device::Cpu, Kind::Float).err().unwrap().to_string();
+    assert!(msg.contains("all-minilm-l6-v2") && msg.contains("does not exist"), "{msg}");
+    let missing = root.join("nowhere");
+    let msg = LtxPipeline::load_with_text_encoder(&dir, &missing, Device::Cpu, Kind::Float).err().unwrap().to_string();
+    assert!(msg.contains(&missing.display().to_string()), "{msg}");
+    // An encoder of another kind.
+    let odd = root.join("odd-encoder");
+    std::fs::create_dir_all(&odd).unwrap();
+    std::fs::write(odd.join("config.json"), r#"{"model_type": "clip_text_model"}"#).unwrap();
+    let msg = LtxPipeline::load_with_text_encoder(&dir, &odd, Device::Cpu, Kind::Float).err().unwrap().to_string();
+    assert!(msg.contains("clip_text_model") && msg.contains("odd-encoder"), "{msg}");
+    // No encoder named at all.
+    let index = dir.join("model_index.json");
+    let text = std::fs::read_to_string(&index).unwrap().replace("\"text_encoder_folder\"", "\"unused\"");
+    std::fs::write(&index, text).unwrap();
+    let msg = LtxPipeline::load(&dir, Device::Cpu, Kind::Float).err().unwrap().to_string();
+    assert!(msg.contains("text_encoder") && msg.contains(&dir.display().to_string()), "{msg}");
+}

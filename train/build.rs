@@ -1,0 +1,5 @@
+include!("../models/torch_link.rs");
+
+fn main() {
+    link_torch();
+}

@@ -1,0 +1,36 @@
+//! Reconstructs a few rendered clips with a VAE training checkpoint (`out/train/vae/state.safetensors`)
+//! and prints PSNR; writes a strip of original over reconstruction to out/train/vae_preview.png.
+use models::autoencoder_kl_ltx::{AutoencoderKlLtxVideo, AutoencoderKlLtxVideoConfig};
+use models::checkpoint::read_config;
+use tch::{nn::VarStore, Device, Kind, Tensor};
+use toyworld::{Scene, Split};
+
+fn main() {
+    let state = std::env::args().nth(1).unwrap_or("out/train/vae/state.safetensors".into());
+    let config: AutoencoderKlLtxVideoConfig = read_config("embedded/genvideo-mini/vae".as_ref()).unwrap();
+    let mut vs = VarStore::new(Device::Cpu);
+    let vae = AutoencoderKlLtxVideo::new(&vs.root(), config).unwrap();
+    let saved = Tensor::read_safetensors(&state).unwrap();
+    tch::no_grad(|| {
+        for (name, t) in saved {
+            if let Some(key) = name.strip_prefix("param.") {
+                vs.variables_.lock().unwrap().named_variables.get_mut(key).unwrap().copy_(&t);
+            }
+        }
+    });
+    let _ = &mut vs;
+    let _g = tch::no_grad_guard();
+    let mut rows = Vec::new();
+    for i in 0..4u64 {
+        let scene = Scene::sample(900 + i, Split::HeldOut, 0.0);
+        let x = train::data::clip(&scene, 256, 256, 17, 24.0, 0.0).unsqueeze(0) * 2.0 - 1.0;
+        let z = vae.encode(&x).unwrap();
+        let y = vae.decode(&z, None).unwrap().clamp(-1.0, 1.0);
+        let mse = (&y - &x).square().mean(Kind::Float).double_value(&[]) / 4.0;
+        println!("clip {i}: PSNR {:.2} dB", 10.0 * (1.0 / mse).log10());
+        let pick = |v: &Tensor| Tensor::cat(&[0i64, 8, 16].map(|f| v.get(0).select(1, f)), 2);
+        rows.push(Tensor::cat(&[pick(&x), pick(&y)], 1));
+    }
+    let img = ((Tensor::cat(&rows, 1) + 1.0) * 127.5).clamp(0.0, 255.0).to_kind(Kind::Uint8);
+    tch::vision::image::save(&img, "out/train/vae_preview.png").unwrap();
+}

@@ -1,0 +1,34 @@
+//! `genvideo-train`: see the crate documentation; `--help` lists the options.
+
+use clap::Parser;
+use train::{stages, Args, Stage};
+
+fn main() {
+    let args = Args::parse();
+    if let Err(e) = run(&args) {
+        eprintln!("genvideo-train: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: &Args) -> Result<(), String> {
+    let device = models::select_device().map_err(|e| e.to_string())?;
+    if device == tch::Device::Cpu {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get()) as i32;
+        tch::set_num_threads(threads);
+    }
+    eprintln!("genvideo-train: {:?} on {device:?}", args.stage);
+    std::fs::create_dir_all(&args.work).map_err(|e| format!("{}: {e}", args.work.display()))?;
+    if args.restart {
+        for stage in ["vae", "transformer"] {
+            let _ = std::fs::remove_dir_all(args.work.join(stage));
+        }
+    }
+    if matches!(args.stage, Stage::Vae | Stage::All) {
+        stages::train_vae(args, device)?;
+    }
+    if matches!(args.stage, Stage::Transformer | Stage::All) {
+        stages::train_transformer(args, device)?;
+    }
+    stages::write_record(args, device)
+}

@@ -1,0 +1,390 @@
+//! The two training stages and the record they leave behind.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use models::autoencoder_kl_ltx::{AutoencoderKlLtxVideo, AutoencoderKlLtxVideoConfig};
+use models::bert::SentenceEncoder;
+use models::checkpoint::read_config;
+use models::pipeline_ltx::{latent_coords, pack_latents};
+use models::transformer_ltx::{LtxVideoTransformer3DModel, LtxVideoTransformer3DModelConfig};
+use tch::nn::VarStore;
+use tch::{Device, Kind, Tensor};
+use toyworld::rng::Rng;
+use toyworld::{caption, CaptionStyle, Scene, Split};
+
+use crate::adam::AdamW;
+use crate::{data, init, plot, Args};
+
+/// Output size and length the default model is trained for (model_index.json `_genvideo`).
+const SIZE: usize = 256;
+const FRAMES: usize = 49;
+const FPS: f64 = 24.0;
+const VAE_CROP: usize = 128;
+const VAE_FRAMES: usize = 17;
+const VAE_LR: f64 = 1e-3;
+const VAE_PRIOR_WEIGHT: f64 = 1e-4;
+/// Noise added to the latent means while training the autoencoder, relative to their RMS.
+const LATENT_NOISE: f64 = 0.1;
+const TRANSFORMER_LR: f64 = 3e-4;
+const WARMUP: i64 = 100;
+/// Captions per clip in the transformer's data set.
+const CAPTIONS_PER_CLIP: u64 = 3;
+/// Share of samples trained without text, for classifier-free guidance.
+const TEXT_DROPOUT: f64 = 0.1;
+/// The pipeline's `image_cond_noise_scale`: pinned tokens see this much noise times t².
+const COND_NOISE: f64 = 0.15;
+const WEIGHTS: &str = "diffusion_pytorch_model.safetensors";
+
+fn err<E: std::fmt::Display>(e: E) -> String {
+    e.to_string()
+}
+
+/// Linear warm-up, then cosine decay to a tenth.
+fn learning_rate(step: i64, total: i64, peak: f64) -> f64 {
+    if step < WARMUP {
+        return peak * (step + 1) as f64 / WARMUP as f64;
+    }
+    let progress = (step - WARMUP) as f64 / (total - WARMUP).max(1) as f64;
+    peak * (0.1 + 0.9 * 0.5 * (1.0 + (std::f64::consts::PI * progress.min(1.0)).cos()))
+}
+
+/// Checkpoint, loss log and progress of one stage.
+struct Run {
+    dir: PathBuf,
+    losses: Vec<(i64, f64)>,
+    bar: ProgressBar,
+    save_every: i64,
+    started: Instant,
+}
+
+impl Run {
+    fn open(work: &Path, name: &str, opt: &mut AdamW, total: i64, save_every: i64) -> Result<Run, String> {
+        let dir = work.join(name);
+        std::fs::create_dir_all(&dir).map_err(err)?;
+        let state = dir.join("state.safetensors");
+        let mut losses = Vec::new();
+        if state.is_file() {
+            opt.load(&state)?;
+            let csv = std::fs::read_to_string(dir.join("losses.csv")).unwrap_or_default();
+            losses = csv
+                .lines()
+                .filter_map(|l| {
+                    let (s, v) = l.split_once(',')?;
+                    Some((s.parse().ok()?, v.parse().ok()?))
+                })
+                .filter(|&(s, _)| s <= opt.step)
+                .collect();
+            eprintln!("{name}: resuming at step {} of {total}", opt.step);
+        }
+        let bar = ProgressBar::new(total as u64).with_position(opt.step as u64);
+        bar.set_style(
+            ProgressStyle::with_template(&format!("{name} {{bar:40}} {{pos}}/{{len}} {{msg}} [{{elapsed}} < {{eta}}]"))
+                .map_err(err)?,
+        );
+        Ok(Run { dir, losses, bar, save_every, started: Instant::now() })
+    }
+
+    fn record(&mut self, opt: &AdamW, loss: f64, total: i64) -> Result<(), String> {
+        self.losses.push((opt.step, loss));
+        let recent = self.recent_mean(50);
+        self.bar.set_position(opt.step as u64);
+        self.bar.set_message(format!("loss {recent:.4}"));
+        if opt.step % self.save_every == 0 || opt.step >= total {
+            opt.save(&self.dir.join("state.safetensors")).map_err(err)?;
+            let mut csv = std::fs::File::create(self.dir.join("losses.csv")).map_err(err)?;
+            for (s, l) in &self.losses {
+                writeln!(csv, "{s},{l}").map_err(err)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn recent_mean(&self, n: usize) -> f64 {
+        let tail = &self.losses[self.losses.len().saturating_sub(n)..];
+        tail.iter().map(|p| p.1).sum::<f64>() / tail.len().max(1) as f64
+    }
+
+    fn finish(self, name: &str) -> Result<(), String> {
+        self.bar.finish();
+        let summary = serde_json::json!({
+            "steps": self.losses.last().map_or(0, |p| p.0),
+            "final_loss_mean_last_50": self.recent_mean(50),
+            "seconds_this_run": self.started.elapsed().as_secs_f64(),
+        });
+        std::fs::write(self.dir.join("summary.json"), summary.to_string()).map_err(err)?;
+        eprintln!("{name}: final loss (mean of the last 50 steps) {:.5}", self.recent_mean(50));
+        Ok(())
+    }
+}
+
+fn save_weights(vs: &VarStore, dir: &Path) -> Result<(), String> {
+    let mut named: Vec<(String, Tensor)> =
+        vs.variables().into_iter().map(|(k, v)| (k, v.detach().to_device(Device::Cpu).contiguous())).collect();
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    let path = dir.join(WEIGHTS);
+    let tmp = path.with_extension("tmp");
+    Tensor::write_safetensors(&named, &tmp).map_err(err)?;
+    std::fs::rename(&tmp, &path).map_err(err)?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
+}
+
+pub fn train_vae(args: &Args, device: Device) -> Result<(), String> {
+    let config: AutoencoderKlLtxVideoConfig = read_config(&args.model.join("vae")).map_err(err)?;
+    let vs = VarStore::new(device);
+    let mut vae = AutoencoderKlLtxVideo::new(&vs.root(), config).map_err(err)?;
+    tch::manual_seed(args.seed as i64);
+    let params = init::initialise(&vs, &["latents_mean", "latents_std"], init::Weights::He);
+    let mut opt = AdamW::new(params, 0.0);
+    let total = args.vae_steps;
+    let mut run = Run::open(&args.work, "vae", &mut opt, total, args.save_every)?;
+    while opt.step < total {
+        let step = opt.step;
+        tch::manual_seed((args.seed as i64) << 20 | step);
+        let x = data::vae_batch(args.seed, step, args.vae_batch, SIZE, VAE_CROP, VAE_FRAMES, device);
+        // The posterior's log-variance starts near 0 (unit noise), which drowns a fresh encoder's
+        // means and lets the decoder settle on the average frame. Noise at a fixed fraction of
+        // the means' RMS instead (and a light pull of the means towards zero) keeps the latent
+        // space smooth for the diffusion model and trains in the few steps a CPU allows.
+        let (mean, _logvar) = vae.encode_posterior(&x).map_err(err)?;
+        let spread = mean.square().mean(Kind::Float).sqrt().detach() * LATENT_NOISE;
+        let z = &mean + mean.randn_like() * spread;
+        let rec = vae.decode_train(&z, None).map_err(err)?;
+        let diff = &rec - &x;
+        let l1 = diff.abs().mean(Kind::Float);
+        let mse = diff.square().mean(Kind::Float);
+        // Edges matter most for these flat scenes: match the spatial gradients too.
+        let grad = |t: &Tensor, dim: i64| {
+            let n = t.size()[dim as usize];
+            t.narrow(dim, 1, n - 1) - t.narrow(dim, 0, n - 1)
+        };
+        let edges = (grad(&rec, 3) - grad(&x, 3)).abs().mean(Kind::Float)
+            + (grad(&rec, 4) - grad(&x, 4)).abs().mean(Kind::Float);
+        let prior = mean.square().mean(Kind::Float);
+        let loss = &l1 + &mse + &edges * 0.5 + &prior * VAE_PRIOR_WEIGHT;
+        opt.zero_grad();
+        loss.backward();
+        opt.step(learning_rate(step, total, VAE_LR), 1.0);
+        run.record(&opt, loss.double_value(&[]), total)?;
+    }
+    run.finish("vae")?;
+
+    // Latent statistics over whole clips, for the pipeline's normalisation.
+    let _guard = tch::no_grad_guard();
+    let mut sums = Tensor::zeros([vae.config.latent_channels], (Kind::Double, device));
+    let mut squares = sums.zeros_like();
+    let mut count = 0i64;
+    for i in 0..32u64 {
+        let scene = Scene::sample(args.seed.wrapping_mul(7919).wrapping_add(i), Split::Train, 0.15);
+        let x = (data::clip(&scene, SIZE, SIZE, FRAMES, FPS, 0.0) * 2.0 - 1.0).unsqueeze(0);
+        let z = vae.encode(&x).map_err(err)?.to_kind(Kind::Double);
+        let c = z.size()[1];
+        let flat = z.transpose(0, 1).reshape([c, -1]);
+        sums += flat.sum_dim_intlist(1, false, Kind::Double);
+        squares += flat.square().sum_dim_intlist(1, false, Kind::Double);
+        count += flat.size()[1];
+    }
+    let mean = &sums / count as f64;
+    let std = (&squares / count as f64 - mean.square()).clamp_min(1e-8).sqrt();
+    vae.set_latent_stats(&mean.to_kind(Kind::Float), &std.to_kind(Kind::Float)).map_err(err)?;
+    save_weights(&vs, &args.model.join("vae"))
+}
+
+/// The transformer's data: normalised latents of fixed clips and MiniLM token states of their
+/// captions.
+struct Dataset {
+    /// `[N, C, F, H, W]`
+    latents: Tensor,
+    /// `CAPTIONS_PER_CLIP` per clip, each `[L, 384]`.
+    captions: Vec<Tensor>,
+    empty: Tensor,
+}
+
+fn dataset(args: &Args, device: Device) -> Result<Dataset, String> {
+    let dir = args.work.join("transformer");
+    std::fs::create_dir_all(&dir).map_err(err)?;
+    let cache = dir.join(format!("latents_{}_{}.safetensors", args.clips, args.seed));
+    let scenes: Vec<Scene> =
+        (0..args.clips as u64).map(|i| Scene::sample(args.seed.wrapping_mul(1_000_003).wrapping_add(i), Split::Train, 0.12)).collect();
+    let _guard = tch::no_grad_guard();
+    let latents = match Tensor::read_safetensors(&cache) {
+        Ok(mut t) if !t.is_empty() => t.swap_remove(0).1.to_device(device),
+        _ => {
+            let vae = AutoencoderKlLtxVideo::load(&args.model.join("vae"), device, Kind::Float).map_err(err)?;
+            let bar = ProgressBar::new(scenes.len() as u64);
+            bar.set_style(ProgressStyle::with_template("encoding clips {bar:40} {pos}/{len} [{elapsed} < {eta}]").map_err(err)?);
+            let mut parts = Vec::new();
+            for chunk in scenes.chunks(4) {
+                let x = Tensor::stack(&chunk.iter().map(|s| data::clip(s, SIZE, SIZE, FRAMES, FPS, 0.0)).collect::<Vec<_>>(), 0)
+                    * 2.0
+                    - 1.0;
+                let z = vae.encode(&x).map_err(err)?;
+                parts.push(vae.normalize_latents(&z, 1.0).map_err(err)?.to_device(Device::Cpu));
+                bar.inc(chunk.len() as u64);
+            }
+            bar.finish();
+            let all = Tensor::cat(&parts, 0);
+            Tensor::write_safetensors(&[("latents", &all)], &cache).map_err(err)?;
+            all.to_device(device)
+        }
+    };
+    let encoder = SentenceEncoder::load(&args.text_encoder, device).map_err(err)?;
+    let embed = |text: &str| -> Result<Tensor, String> {
+        let (ids, mask) = encoder.tokenize(&[text]).map_err(err)?;
+        Ok(encoder.model().forward(&ids, &mask, None).map_err(err)?.squeeze_dim(0).to_kind(Kind::Float))
+    };
+    let bar = ProgressBar::new(scenes.len() as u64);
+    bar.set_style(ProgressStyle::with_template("embedding captions {bar:40} {pos}/{len}").map_err(err)?);
+    let mut captions = Vec::new();
+    for (i, scene) in scenes.iter().enumerate() {
+        for k in 0..CAPTIONS_PER_CLIP {
+            captions.push(embed(&caption(scene, CaptionStyle::Train, (i as u64) * 31 + k))?);
+        }
+        bar.inc(1);
+    }
+    bar.finish();
+    Ok(Dataset { latents, captions, empty: embed("")? })
+}
+
+pub fn train_transformer(args: &Args, device: Device) -> Result<(), String> {
+    let data = dataset(args, device)?;
+    let config: LtxVideoTransformer3DModelConfig = read_config(&args.model.join("transformer")).map_err(err)?;
+    let vs = VarStore::new(device);
+    let model = LtxVideoTransformer3DModel::new(&vs.root(), config).map_err(err)?;
+    tch::manual_seed(args.seed as i64 + 1);
+    let params = init::initialise(&vs, &[], init::Weights::Torch);
+    let mut opt = AdamW::new(params, 0.01);
+    let total = args.transformer_steps;
+    let mut run = Run::open(&args.work, "transformer", &mut opt, total, args.save_every)?;
+
+    let size = data.latents.size();
+    let (n_clips, channels, lf, lh, lw) = (size[0], size[1], size[2], size[3], size[4]);
+    let tokens = lf * lh * lw;
+    let (spatial, temporal) = (SIZE as i64 / lh, (FRAMES as i64 - 1) / (lf - 1).max(1));
+    let coords = latent_coords(lf, lh, lw, spatial, temporal, FPS, device).map_err(err)?;
+    let b = args.transformer_batch;
+    while opt.step < total {
+        let step = opt.step;
+        tch::manual_seed((args.seed as i64 + 1) << 20 | step);
+        let mut rng = Rng::new(data::sample_seed(args.seed + 1, step, 0));
+        let mut x0 = Vec::with_capacity(b);
+        let mut texts = Vec::with_capacity(b);
+        let mut pinned = vec![0f32; b * lf as usize];
+        for i in 0..b {
+            let clip = rng.below(n_clips as usize);
+            x0.push(data.latents.get(clip as i64));
+            texts.push(if rng.chance(TEXT_DROPOUT) {
+                data.empty.shallow_clone()
+            } else {
+                data.captions[clip * CAPTIONS_PER_CLIP as usize + rng.below(CAPTIONS_PER_CLIP as usize)].shallow_clone()
+            });
+            // Which latent frames are given clean, as the pipeline's conditions give them:
+            // a still at 0 (image-to-video), a clip's start or end (extension), both (infill).
+            let row = &mut pinned[i * lf as usize..(i + 1) * lf as usize];
+            let lfu = lf as usize;
+            match rng.f64() {
+                p if p < 0.45 => {}
+                p if p < 0.70 => row[0] = 1.0,
+                p if p < 0.82 => row[..3.min(lfu)].fill(1.0),
+                p if p < 0.90 => row[lfu.saturating_sub(3)..].fill(1.0),
+                _ => {
+                    row[..2.min(lfu)].fill(1.0);
+                    row[lfu.saturating_sub(2)..].fill(1.0);
+                }
+            }
+        }
+        let x0 = pack_latents(&Tensor::stack(&x0, 0), 1, 1).map_err(err)?; // [B, N, C]
+        let frame_of_token =
+            Tensor::from_slice(&(0..tokens).map(|t| t / (lh * lw)).collect::<Vec<i64>>()).to_device(device);
+        let pinned = Tensor::from_slice(&pinned).view([b as i64, lf]).to_device(device);
+        let token_pinned = pinned.index_select(1, &frame_of_token).unsqueeze(-1); // [B, N, 1]
+        let u = Tensor::randn([b as i64, 1, 1], (Kind::Float, device));
+        let sigma = u.sigmoid();
+        let noise = x0.randn_like();
+        let noisy = &x0 * (1.0 - &sigma) + &noise * &sigma;
+        let cond = &x0 + x0.randn_like() * (sigma.square() * COND_NOISE);
+        let xt = (&token_pinned * &cond) + (1.0 - &token_pinned) * &noisy;
+        let free: Tensor = 1.0 - &token_pinned;
+        let timestep = (&sigma * 1000.0 * &free).view([b as i64, tokens]);
+        // Captions padded to the longest in the batch; the mask hides the padding exactly as the
+        // pipeline's longer padding is hidden.
+        let longest = texts.iter().map(|t| t.size()[0]).max().unwrap_or(1);
+        let mut mask = Vec::with_capacity(b * longest as usize);
+        let padded: Vec<Tensor> = texts
+            .iter()
+            .map(|t| {
+                let l = t.size()[0];
+                mask.extend((0..longest).map(|j| if j < l { 1f32 } else { 0.0 }));
+                t.pad([0, 0, 0, longest - l], "constant", Some(0.0))
+            })
+            .collect();
+        let enc = Tensor::stack(&padded, 0);
+        let mask = Tensor::from_slice(&mask).view([b as i64, longest]).to_device(device);
+        let coords_b = coords.expand([b as i64, 3, tokens], false);
+        let pred = model
+            .forward(&xt, &enc, &timestep, Some(&mask), lf, lh, lw, (1.0, 1.0, 1.0), Some(&coords_b))
+            .map_err(err)?;
+        let target = &noise - &x0;
+        let loss = ((pred - target).square() * &free).sum(Kind::Float) / (free.sum(Kind::Float) * channels as f64);
+        opt.zero_grad();
+        loss.backward();
+        opt.step(learning_rate(step, total, TRANSFORMER_LR), 1.0);
+        run.record(&opt, loss.double_value(&[]), total)?;
+        drop(xt);
+    }
+    run.finish("transformer")?;
+    save_weights(&vs, &args.model.join("transformer"))
+}
+
+/// `training_record.json` and `loss.png` in the model folder, from what the work folder holds.
+pub fn write_record(args: &Args, device: Device) -> Result<(), String> {
+    let read_losses = |stage: &str| -> Vec<(i64, f64)> {
+        std::fs::read_to_string(args.work.join(stage).join("losses.csv"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| {
+                let (s, v) = l.split_once(',')?;
+                Some((s.parse().ok()?, v.parse().ok()?))
+            })
+            .collect()
+    };
+    let (vae, transformer) = (read_losses("vae"), read_losses("transformer"));
+    plot::plot(&[("vae", &vae), ("transformer", &transformer)], &args.model.join("loss.png"))?;
+    let summary = |stage: &str| -> serde_json::Value {
+        std::fs::read_to_string(args.work.join(stage).join("summary.json"))
+            .ok()
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or(serde_json::Value::Null)
+    };
+    let record = serde_json::json!({
+        "command": std::env::args().collect::<Vec<_>>().join(" "),
+        "seed": args.seed,
+        "device": format!("{device:?}"),
+        "threads": tch::get_num_threads(),
+        "data": {
+            "generator": "toyworld (Split::Train; held-out combinations never sampled)",
+            "size": [SIZE, SIZE],
+            "frames": FRAMES,
+            "fps": FPS,
+            "vae_crop": VAE_CROP,
+            "vae_frames": VAE_FRAMES,
+            "transformer_clips": args.clips,
+            "captions_per_clip": CAPTIONS_PER_CLIP,
+        },
+        "vae": { "steps": args.vae_steps, "batch": args.vae_batch, "lr": VAE_LR, "prior_weight": VAE_PRIOR_WEIGHT, "latent_noise": LATENT_NOISE, "result": summary("vae") },
+        "transformer": {
+            "steps": args.transformer_steps,
+            "batch": args.transformer_batch,
+            "lr": TRANSFORMER_LR,
+            "text_dropout": TEXT_DROPOUT,
+            "result": summary("transformer"),
+        },
+        "loss_curve": "loss.png (left: VAE, right: transformer; log scale, grid lines at powers of ten)",
+    });
+    std::fs::write(args.model.join("training_record.json"), serde_json::to_string_pretty(&record).map_err(err)?)
+        .map_err(err)?;
+    Ok(())
+}
