@@ -10,6 +10,7 @@
 //! - [`caption`]: training captions from many templates, and paraphrases from a disjoint
 //!   vocabulary for testing whether the text encoder generalises.
 
+pub mod analyse;
 pub mod caption;
 pub mod render;
 pub mod rng;

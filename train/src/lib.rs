@@ -1,6 +1,6 @@
 //! Training and evaluation of the embedded default model, `embedded/genvideo-mini`, on toyworld.
 //!
-//! Stage 1 trains the causal video VAE (reconstruction + gradient, latent noise), then measures its latent
+//! Stage 1 trains the causal video VAE (L1 + MSE reconstruction), then measures its latent
 //! statistics. Stage 2 encodes a fixed set of clips with it, embeds their captions with
 //! all-MiniLM-L6-v2 token states, and trains the LTX transformer by flow matching, with some
 //! latent frames pinned clean (timestep 0) so image-to-video, extension and infill work through
@@ -55,6 +55,10 @@ pub struct Args {
     pub clips: usize,
     #[arg(long, default_value_t = 100)]
     pub save_every: i64,
+    /// CPU threads (default: every core). Fewer when sharing the machine: libtorch's threads
+    /// spin at barriers, so an oversubscribed CPU runs many times slower, not just 2x.
+    #[arg(long)]
+    pub threads: Option<i32>,
     /// Start over instead of resuming from the work folder.
     #[arg(long)]
     pub restart: bool,

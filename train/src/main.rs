@@ -14,7 +14,8 @@ fn main() {
 fn run(args: &Args) -> Result<(), String> {
     let device = models::select_device().map_err(|e| e.to_string())?;
     if device == tch::Device::Cpu {
-        let threads = std::thread::available_parallelism().map_or(2, |n| n.get()) as i32;
+        let threads =
+            args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()) as i32);
         tch::set_num_threads(threads);
     }
     eprintln!("genvideo-train: {:?} on {device:?}", args.stage);

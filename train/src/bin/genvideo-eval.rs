@@ -1,0 +1,364 @@
+//! `genvideo-eval`: measures the embedded default model from its pixels.
+//!
+//! - Prompt adherence: clips generated from captions of held-out attribute combinations (never
+//!   sampled in training), with training-style wording and with paraphrases from a disjoint
+//!   vocabulary. `toyworld::analyse` segments and tracks the object and names its background,
+//!   colour, shape and motion; the same analyser on ground-truth renders of the same scenes is
+//!   printed as its ceiling.
+//! - Image-to-video: a rendered first frame pinned at 0; PSNR of the generated first frame, and
+//!   the first step's change against the clip's median frame-to-frame change.
+//! - Extension: the last 17 frames of a rendered clip pinned; the seam (first new frame against
+//!   the source's last) against the source's median frame-to-frame change.
+//! - Infill: 15 frames between two 17-frame keyframe runs of a rendered clip; PSNR against the
+//!   ground truth, next to a linear cross-fade of the frames either side.
+//!
+//! Writes `metrics.json` and a PNG report (prompts with their frames) into `--out`.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::Parser;
+use image::{imageops, Rgb, RgbImage};
+use models::pipeline_ltx::{Condition, GenerationRequest, LtxPipeline, SeededNoise};
+use tch::{Device, Kind, Tensor};
+use toyworld::analyse::{analyse, Analysis};
+use toyworld::{caption, CaptionStyle, Scene, Split};
+
+#[derive(Parser)]
+#[command(about = "Evaluate the embedded default model (prompt adherence, i2v, extension, infill)")]
+struct Args {
+    #[arg(long, default_value = "embedded/genvideo-mini")]
+    model: PathBuf,
+    #[arg(long, default_value = "weights/all-minilm-l6-v2")]
+    text_encoder: PathBuf,
+    #[arg(long, default_value = "out/eval")]
+    out: PathBuf,
+    /// Prompts per adherence set (held-out wording, paraphrases).
+    #[arg(long, default_value_t = 32)]
+    prompts: usize,
+    /// Clips per conditioning task (image-to-video, extension, infill).
+    #[arg(long, default_value_t = 8)]
+    clips: usize,
+    #[arg(long)]
+    steps: Option<usize>,
+    #[arg(long)]
+    guidance: Option<f64>,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+const SIZE: usize = 256;
+const FRAMES: usize = 49;
+const FPS: f64 = 24.0;
+
+struct Eval {
+    pipe: LtxPipeline,
+    steps: usize,
+    guidance: f64,
+    seconds: Vec<f64>,
+}
+
+impl Eval {
+    fn generate(&mut self, prompt: &str, conditions: Vec<Condition>, seed: u64) -> Result<Tensor, String> {
+        let req = GenerationRequest {
+            prompt: prompt.to_string(),
+            width: SIZE as i64,
+            height: SIZE as i64,
+            num_frames: FRAMES as i64,
+            frame_rate: FPS,
+            num_inference_steps: self.steps,
+            guidance_scale: self.guidance,
+            conditions,
+            ..GenerationRequest::default()
+        };
+        let start = Instant::now();
+        let video = self.pipe.generate(&req, &mut SeededNoise::new(seed), &mut |_| true).map_err(|e| e.to_string())?;
+        self.seconds.push(start.elapsed().as_secs_f64());
+        Ok(video.to_device(Device::Cpu))
+    }
+}
+
+/// `[F, 3, H, W]` in [0, 1] -> the analyser's `[F][H][W][3]`.
+fn pixels(video: &Tensor) -> Vec<f32> {
+    let t = video.permute([0, 2, 3, 1]).contiguous().to_kind(Kind::Float);
+    Vec::<f32>::try_from(t.flatten(0, -1)).unwrap_or_default()
+}
+
+/// Ground truth `[F, 3, H, W]` in [0, 1].
+fn render(scene: &Scene) -> Tensor {
+    train::data::clip(scene, SIZE, SIZE, FRAMES, FPS, 0.0).permute([1, 0, 2, 3]).contiguous()
+}
+
+fn psnr(a: &Tensor, b: &Tensor) -> f64 {
+    let mse = (a - b).square().mean(Kind::Float).double_value(&[]);
+    10.0 * (1.0 / mse.max(1e-10)).log10()
+}
+
+/// Mean absolute change between consecutive frames, per step.
+fn steps_change(video: &Tensor) -> Vec<f64> {
+    let f = video.size()[0];
+    (0..f - 1).map(|t| (video.get(t + 1) - video.get(t)).abs().mean(Kind::Float).double_value(&[])).collect()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    if v.is_empty() {
+        f64::NAN
+    } else {
+        v[v.len() / 2]
+    }
+}
+
+#[derive(Default, Clone, Copy)]
+struct Tally {
+    n: usize,
+    background: usize,
+    colour: usize,
+    shape: usize,
+    motion: usize,
+    all: usize,
+}
+
+impl Tally {
+    fn add(&mut self, scene: &Scene, a: &Analysis) {
+        let o = scene.subject();
+        let hits = [
+            a.background == Some(scene.background),
+            a.colour == Some(o.colour),
+            a.shape == Some(o.shape),
+            a.motion == Some(o.motion),
+        ];
+        self.n += 1;
+        self.background += hits[0] as usize;
+        self.colour += hits[1] as usize;
+        self.shape += hits[2] as usize;
+        self.motion += hits[3] as usize;
+        self.all += hits.iter().all(|&h| h) as usize;
+    }
+
+    fn rates(&self) -> [f64; 5] {
+        let n = self.n.max(1) as f64;
+        [self.background, self.colour, self.shape, self.motion, self.all].map(|c| 100.0 * c as f64 / n)
+    }
+
+    fn mean_attribute(&self) -> f64 {
+        let r = self.rates();
+        (r[0] + r[1] + r[2] + r[3]) / 4.0
+    }
+
+    fn json(&self) -> serde_json::Value {
+        let r = self.rates();
+        serde_json::json!({
+            "n": self.n, "background": r[0], "colour": r[1], "shape": r[2], "motion": r[3],
+            "all_four": r[4], "mean_attribute": self.mean_attribute(),
+        })
+    }
+
+    fn print(&self, name: &str) {
+        let r = self.rates();
+        println!(
+            "{name:<34} {:>4} {:>9.1} {:>7.1} {:>7.1} {:>7.1} {:>9.1} {:>9.1}",
+            self.n,
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            self.mean_attribute(),
+            r[4]
+        );
+    }
+}
+
+/// One row of the PNG report.
+struct Row {
+    label: String,
+    video: Tensor,
+}
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("genvideo-eval: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), String> {
+    let args = Args::parse();
+    let device = models::select_device().map_err(|e| e.to_string())?;
+    if device == Device::Cpu {
+        tch::set_num_threads(std::thread::available_parallelism().map_or(2, |n| n.get()) as i32);
+    }
+    std::fs::create_dir_all(&args.out).map_err(|e| e.to_string())?;
+    let pipe = LtxPipeline::load_with_text_encoder(&args.model, &args.text_encoder, device, Kind::Float)
+        .map_err(|e| e.to_string())?;
+    let steps = args.steps.or(pipe.meta.num_inference_steps).unwrap_or(20);
+    let guidance = args.guidance.or(pipe.meta.guidance_scale).unwrap_or(3.0);
+    let mut eval = Eval { pipe, steps, guidance, seconds: Vec::new() };
+    let mut rows = Vec::new();
+    println!("genvideo-eval: {} on {device:?}, {steps} steps, guidance {guidance}", args.model.display());
+
+    // Prompt adherence.
+    let scenes: Vec<Scene> = (0..args.prompts as u64).map(|i| Scene::sample(args.seed + i, Split::HeldOut, 0.0)).collect();
+    let mut truth = Tally::default();
+    let mut heldout = Tally::default();
+    let mut paraphrase = Tally::default();
+    let mut examples = Vec::new();
+    for (i, scene) in scenes.iter().enumerate() {
+        let gt = render(scene);
+        truth.add(scene, &analyse(&pixels(&gt), SIZE, SIZE, FRAMES, FPS));
+        for (style, tally) in [(CaptionStyle::Train, &mut heldout), (CaptionStyle::Paraphrase, &mut paraphrase)] {
+            let prompt = caption(scene, style, i as u64);
+            let video = eval.generate(&prompt, Vec::new(), args.seed + i as u64)?;
+            let a = analyse(&pixels(&video), SIZE, SIZE, FRAMES, FPS);
+            tally.add(scene, &a);
+            examples.push(serde_json::json!({
+                "prompt": prompt,
+                "truth": [scene.background.name(), scene.subject().colour.name(), scene.subject().shape.name(), scene.subject().motion.name()],
+                "seen": [a.background.map(|b| b.name()), a.colour.map(|c| c.name()), a.shape.map(|s| s.name()), a.motion.map(|m| m.name())],
+            }));
+            if i < 4 && (style == CaptionStyle::Train || i < 2) {
+                rows.push(Row { label: format!("\"{prompt}\""), video });
+            }
+        }
+        eprint!("\radherence {}/{}", i + 1, scenes.len());
+    }
+    eprintln!();
+
+    // Image-to-video, extension and infill on rendered clips.
+    let mut i2v_psnr = Vec::new();
+    let mut i2v_jump = Vec::new();
+    let mut i2v_tally = Tally::default();
+    let mut seam_ratio = Vec::new();
+    let mut seams = Vec::new();
+    let mut infill = Vec::new();
+    let mut blend = Vec::new();
+    for k in 0..args.clips as u64 {
+        let scene = Scene::sample(args.seed + 10_000 + k, Split::HeldOut, 0.0);
+        let prompt = caption(&scene, CaptionStyle::Train, k);
+        let gt = render(&scene);
+        let as_condition = |frames: Tensor, index: i64| Condition {
+            frames: frames.permute([1, 0, 2, 3]).contiguous(),
+            frame_index: index,
+            strength: 1.0,
+        };
+
+        let video = eval.generate(&prompt, vec![as_condition(gt.narrow(0, 0, 1), 0)], args.seed + k)?;
+        i2v_psnr.push(psnr(&video.get(0), &gt.get(0)));
+        let change = steps_change(&video);
+        i2v_jump.push(change[0] / median(change.clone()).max(1e-6));
+        i2v_tally.add(&scene, &analyse(&pixels(&video), SIZE, SIZE, FRAMES, FPS));
+        if k == 0 {
+            rows.push(Row { label: format!("image-to-video from a rendered first frame: \"{prompt}\""), video });
+        }
+
+        // Extension: the clip's last 17 frames become the first 17 of the generation.
+        let tail = gt.narrow(0, FRAMES as i64 - 17, 17);
+        let video = eval.generate(&prompt, vec![as_condition(tail.shallow_clone(), 0)], args.seed + k + 1)?;
+        let seam = (video.get(17) - gt.get(FRAMES as i64 - 1)).abs().mean(Kind::Float).double_value(&[]);
+        let ordinary = median(steps_change(&gt));
+        seams.push(seam);
+        seam_ratio.push(seam / ordinary.max(1e-6));
+        if k == 0 {
+            let joined = Tensor::cat(&[gt.narrow(0, 24, 25), video.narrow(0, 17, 32)], 0);
+            rows.push(Row { label: format!("extension (source to frame 24, generated after): \"{prompt}\""), video: joined });
+        }
+
+        // Infill: frames 17..32 generated between the first and last 17.
+        let conditions = vec![as_condition(gt.narrow(0, 0, 17), 0), as_condition(gt.narrow(0, 32, 17), 32)];
+        let video = eval.generate(&prompt, conditions, args.seed + k + 2)?;
+        let (a, b) = (gt.get(16), gt.get(32));
+        let gap: Vec<i64> = (17..32).collect();
+        let mut p_gen = 0.0;
+        let mut p_blend = 0.0;
+        for &f in &gap {
+            let w = (f - 16) as f64 / 16.0;
+            p_gen += psnr(&video.get(f), &gt.get(f));
+            p_blend += psnr(&(&a * (1.0 - w) + &b * w), &gt.get(f));
+        }
+        infill.push(p_gen / gap.len() as f64);
+        blend.push(p_blend / gap.len() as f64);
+        if k == 0 {
+            rows.push(Row { label: format!("infill of frames 17-31 (ground truth around): \"{prompt}\""), video });
+        }
+        eprint!("\rconditioning {}/{}", k + 1, args.clips);
+    }
+    eprintln!();
+
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    println!();
+    println!("{:<34} {:>4} {:>9} {:>7} {:>7} {:>7} {:>9} {:>9}", "prompt adherence (%)", "n", "backgr.", "colour", "shape", "motion", "mean", "all four");
+    truth.print("analyser on ground truth");
+    heldout.print("held-out combinations");
+    paraphrase.print("held-out + paraphrased");
+    i2v_tally.print("image-to-video (same prompts)");
+    println!();
+    println!("image-to-video: first frame PSNR {:.2} dB; first step / median step change {:.2}", mean(&i2v_psnr), mean(&i2v_jump));
+    println!(
+        "extension seam: {:.4} mean abs; {:.2}x the source's median frame-to-frame change (goal <= 1)",
+        mean(&seams),
+        mean(&seam_ratio)
+    );
+    println!("infill (15 frames): {:.2} dB PSNR vs linear blend {:.2} dB", mean(&infill), mean(&blend));
+    println!("generation: {:.2} s mean over {} clips ({SIZE}x{SIZE}, {FRAMES} frames, {steps} steps)", mean(&eval.seconds), eval.seconds.len());
+
+    let metrics = serde_json::json!({
+        "model": args.model.display().to_string(),
+        "steps": steps, "guidance": guidance, "seed": args.seed, "device": format!("{device:?}"),
+        "analyser_on_ground_truth": truth.json(),
+        "held_out": heldout.json(),
+        "paraphrase": paraphrase.json(),
+        "image_to_video": { "attributes": i2v_tally.json(), "first_frame_psnr_db": mean(&i2v_psnr), "first_step_over_median_step": mean(&i2v_jump) },
+        "extension": { "seam_mean_abs": mean(&seams), "seam_over_median_step": mean(&seam_ratio) },
+        "infill": { "psnr_db": mean(&infill), "linear_blend_psnr_db": mean(&blend) },
+        "seconds_per_generation": mean(&eval.seconds),
+        "examples": examples,
+    });
+    let json_path = args.out.join("metrics.json");
+    std::fs::write(&json_path, serde_json::to_string_pretty(&metrics).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+    let png = args.out.join("report.png");
+    report(&rows, &png)?;
+    println!("wrote {} and {}", json_path.display(), png.display());
+    Ok(())
+}
+
+const THUMB: u32 = 128;
+const SHOWN: [i64; 7] = [0, 8, 16, 24, 32, 40, 48];
+
+fn report(rows: &[Row], path: &std::path::Path) -> Result<(), String> {
+    let text_h = 14;
+    let row_h = text_h + THUMB + 10;
+    let mut img = RgbImage::from_pixel(SHOWN.len() as u32 * (THUMB + 4) + 8, row_h * rows.len() as u32 + 4, Rgb([255, 255, 255]));
+    for (r, row) in rows.iter().enumerate() {
+        let y0 = r as u32 * row_h + 4;
+        text(&mut img, 6, y0 + 2, &row.label);
+        for (c, &f) in SHOWN.iter().enumerate() {
+            let f = f.min(row.video.size()[0] - 1);
+            let frame = (row.video.get(f).permute([1, 2, 0]) * 255.0).round().clamp(0.0, 255.0).to_kind(Kind::Uint8).contiguous();
+            let (h, w) = (frame.size()[0] as u32, frame.size()[1] as u32);
+            let data = Vec::<u8>::try_from(frame.flatten(0, -1)).map_err(|e| e.to_string())?;
+            let full = RgbImage::from_raw(w, h, data).ok_or("frame size")?;
+            let thumb = imageops::resize(&full, THUMB, THUMB, imageops::FilterType::Triangle);
+            imageops::overlay(&mut img, &thumb, (6 + c as u32 * (THUMB + 4)) as i64, (y0 + text_h) as i64);
+        }
+    }
+    img.save(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// 8x8 bitmap text (font8x8), cut to the image width.
+fn text(img: &mut RgbImage, x0: u32, y0: u32, s: &str) {
+    use font8x8::UnicodeFonts;
+    for (i, ch) in s.chars().enumerate() {
+        let x = x0 + i as u32 * 8;
+        if x + 8 > img.width() {
+            break;
+        }
+        let Some(glyph) = font8x8::BASIC_FONTS.get(ch) else { continue };
+        for (row, bits) in glyph.iter().enumerate() {
+            for col in 0..8 {
+                if bits >> col & 1 == 1 {
+                    img.put_pixel(x + col, y0 + row as u32, Rgb([0, 0, 0]));
+                }
+            }
+        }
+    }
+}
