@@ -9,7 +9,7 @@ fn main() {
     let vs = VarStore::new(Device::Cpu);
     let vae = AutoencoderKlLtxVideo::new(&vs.root(), config).unwrap();
     tch::manual_seed(1);
-    let params = train::init::initialise(&vs, &["latents_mean", "latents_std"], train::init::Weights::Torch);
+    let params = train::init::initialise(&vs, &["latents_mean", "latents_std"]);
     let x = train::data::vae_batch(1, 0, 2, 256, 64, 9, Device::Cpu);
     let mut out: Vec<(String, Tensor)> = params.iter().map(|(n, p)| (format!("param.{n}"), p.detach().copy())).collect();
     let (mean, _) = vae.encode_posterior(&x).unwrap();

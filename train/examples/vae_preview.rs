@@ -1,5 +1,7 @@
-//! Reconstructs a few rendered clips with a VAE training checkpoint (`out/train/vae/state.safetensors`)
-//! and prints PSNR; writes a strip of original over reconstruction to out/train/vae_preview.png.
+//! Watching the autoencoder learn: reconstructs four held-out rendered clips (17 frames, 256x256,
+//! or a CROP-pixel square around the object) with a VAE training checkpoint
+//! (`out/train/vae/state.safetensors` or the path given), prints PSNR and writes frames 0, 8, 16
+//! of each clip over their reconstruction to out/train/vae_preview.png.
 use models::autoencoder_kl_ltx::{AutoencoderKlLtxVideo, AutoencoderKlLtxVideoConfig};
 use models::checkpoint::read_config;
 use tch::{nn::VarStore, Device, Kind, Tensor};
@@ -23,7 +25,12 @@ fn main() {
     let mut rows = Vec::new();
     for i in 0..4u64 {
         let scene = Scene::sample(900 + i, Split::HeldOut, 0.0);
+        let crop: i64 = std::env::var("CROP").ok().and_then(|c| c.parse().ok()).unwrap_or(256);
         let x = train::data::clip(&scene, 256, 256, 17, 24.0, 0.0).unsqueeze(0) * 2.0 - 1.0;
+        let o = scene.subject().pose(0.0);
+        let cy = ((128.0 + o.y * 256.0) as i64 - crop / 2).clamp(0, 256 - crop);
+        let cx = ((128.0 + o.x * 256.0) as i64 - crop / 2).clamp(0, 256 - crop);
+        let x = x.narrow(3, cy, crop).narrow(4, cx, crop);
         let z = vae.encode(&x).unwrap();
         let y = vae.decode(&z, None).unwrap().clamp(-1.0, 1.0);
         let mse = (&y - &x).square().mean(Kind::Float).double_value(&[]) / 4.0;

@@ -26,9 +26,11 @@ const FPS: f64 = 24.0;
 /// convolutional, so it runs on whole frames afterwards.
 const VAE_CROP: usize = 64;
 const VAE_FRAMES: usize = 17;
-/// Above about 2e-4 Adam destabilises these norm-heavy blocks within a hundred steps and the
+/// Without the larger initial latents, above about 2e-4 Adam destabilises these norm-heavy blocks within a hundred steps and the
 /// decoder falls back to the mean frame (reproduced with diffusers' own module in PyTorch).
-const VAE_LR: f64 = 1e-4;
+const VAE_LR: f64 = 2e-4;
+/// Extra loss weight per unit of colour distance from the crop's median (its background).
+const OBJECT_WEIGHT: f64 = 10.0;
 const TRANSFORMER_LR: f64 = 3e-4;
 const WARMUP: i64 = 100;
 /// Captions per clip in the transformer's data set.
@@ -138,7 +140,7 @@ pub fn train_vae(args: &Args, device: Device) -> Result<(), String> {
     let vs = VarStore::new(device);
     let mut vae = AutoencoderKlLtxVideo::new(&vs.root(), config).map_err(err)?;
     tch::manual_seed(args.seed as i64);
-    let params = init::initialise(&vs, &["latents_mean", "latents_std"], init::Weights::Torch);
+    let params = init::initialise(&vs, &["latents_mean", "latents_std"]);
     // Latents ten times larger than torch's init gives keep the decoder's first normalisation
     // from being dominated by its biases, the state in which it learns to ignore its input.
     tch::no_grad(|| {
@@ -160,8 +162,12 @@ pub fn train_vae(args: &Args, device: Device) -> Result<(), String> {
         // frame; so does even a little added noise within the few thousand steps a CPU allows.
         let (mean, _logvar) = vae.encode_posterior(&x).map_err(err)?;
         let rec = vae.decode_train(&mean, None).map_err(err)?;
+        // Flat background fills most pixels and is learnt first; weighting pixels by how far they
+        // are from the crop's median colour makes the objects count as much.
+        let median = x.flatten(2, -1).median_dim(2, true).0.unsqueeze(-1).unsqueeze(-1);
+        let weight = ((&x - median).abs().mean_dim(1, true, Kind::Float) * OBJECT_WEIGHT + 1.0).detach();
         let diff = &rec - &x;
-        let loss = diff.abs().mean(Kind::Float) + diff.square().mean(Kind::Float);
+        let loss = ((diff.abs() + diff.square()) * &weight).mean(Kind::Float) / weight.mean(Kind::Float);
         opt.zero_grad();
         loss.backward();
         opt.step(learning_rate(step, total, VAE_LR), f64::INFINITY);
@@ -252,7 +258,7 @@ pub fn train_transformer(args: &Args, device: Device) -> Result<(), String> {
     let vs = VarStore::new(device);
     let model = LtxVideoTransformer3DModel::new(&vs.root(), config).map_err(err)?;
     tch::manual_seed(args.seed as i64 + 1);
-    let params = init::initialise(&vs, &[], init::Weights::Torch);
+    let params = init::initialise(&vs, &[]);
     let mut opt = AdamW::new(params, 0.01);
     let total = args.transformer_steps;
     let mut run = Run::open(&args.work, "transformer", &mut opt, total, args.save_every)?;
@@ -371,7 +377,7 @@ pub fn write_record(args: &Args, device: Device) -> Result<(), String> {
             "transformer_clips": args.clips,
             "captions_per_clip": CAPTIONS_PER_CLIP,
         },
-        "vae": { "steps": args.vae_steps, "batch": args.vae_batch, "lr": VAE_LR, "loss": "L1 + MSE on the posterior means", "result": summary("vae") },
+        "vae": { "steps": args.vae_steps, "batch": args.vae_batch, "lr": VAE_LR, "loss": "L1 + MSE on the posterior means, pixels weighted by 1 + 10 x distance from the crop median", "object_weight": OBJECT_WEIGHT, "result": summary("vae") },
         "transformer": {
             "steps": args.transformer_steps,
             "batch": args.transformer_batch,
