@@ -138,6 +138,9 @@ fn connected_source(fx: &ImageEffect) -> Result<Option<Clip>, PluginError> {
     })
 }
 
+/// Shorter side below which generated frames are upscaled before the watermark goes in.
+const MARK_MIN_SIDE: i64 = 256;
+
 /// `rgb` `[3, H, W]` (display-referred) with the invisible watermark of `class` embedded, so any
 /// frame the model made or interpolated can be recognised later (`host-sim detect`). Frames
 /// smaller than the mark's minimum side (thumbnails) are returned unmarked.
@@ -253,7 +256,13 @@ fn write_manifest(
 fn segment_from(fx: &ImageEffect, frames: Tensor, class: MarkClass, description: String) -> Result<Segment, PluginError> {
     fx.message(MessageKind::Log, &format!("GenVideo: {description}"));
     let n = frames.size()[0];
-    let frames = (0..n).map(|i| mark(&frames.f_get(i)?, class)).collect::<Result<Vec<_>, _>>()?;
+    // A mark embedded at a small working size (the embedded model's 128 px) does not survive the
+    // upscale to the frame: small segments are upscaled first, so the mark goes in at a size it
+    // survives from, whatever the host then asks for.
+    let (h, w) = (frames.size()[2], frames.size()[3]);
+    let grow = (MARK_MIN_SIDE as f64 / h.min(w) as f64).max(1.0);
+    let (mh, mw) = ((h as f64 * grow).round() as i64, (w as f64 * grow).round() as i64);
+    let frames = (0..n).map(|i| mark(&resize(&frames.f_get(i)?, mh, mw)?, class)).collect::<Result<Vec<_>, _>>()?;
     Ok(Segment { frames })
 }
 

@@ -1,4 +1,4 @@
-//! Watching the autoencoder learn: reconstructs four held-out rendered clips (17 frames, 256x256,
+//! Watching the autoencoder learn: reconstructs four held-out rendered clips (17 frames, 128x128,
 //! or a CROP-pixel square around the object) with a VAE training checkpoint
 //! (`out/train/vae/state.safetensors` or the path given), prints PSNR and writes frames 0, 8, 16
 //! of each clip over their reconstruction to out/train/vae_preview.png.
@@ -25,11 +25,11 @@ fn main() {
     let mut rows = Vec::new();
     for i in 0..4u64 {
         let scene = Scene::sample(900 + i, Split::HeldOut, 0.0);
-        let crop: i64 = std::env::var("CROP").ok().and_then(|c| c.parse().ok()).unwrap_or(256);
-        let x = train::data::clip(&scene, 256, 256, 17, 24.0, 0.0).unsqueeze(0) * 2.0 - 1.0;
+        let crop: i64 = std::env::var("CROP").ok().and_then(|c| c.parse().ok()).unwrap_or(128);
+        let x = train::data::clip(&scene, 128, 128, 17, 24.0, 0.0).unsqueeze(0) * 2.0 - 1.0;
         let o = scene.subject().pose(0.0);
-        let cy = ((128.0 + o.y * 256.0) as i64 - crop / 2).clamp(0, 256 - crop);
-        let cx = ((128.0 + o.x * 256.0) as i64 - crop / 2).clamp(0, 256 - crop);
+        let cy = ((64.0 + o.y * 128.0) as i64 - crop / 2).clamp(0, 128 - crop);
+        let cx = ((64.0 + o.x * 128.0) as i64 - crop / 2).clamp(0, 128 - crop);
         let x = x.narrow(3, cy, crop).narrow(4, cx, crop);
         let z = vae.encode(&x).unwrap();
         let y = vae.decode(&z, None).unwrap().clamp(-1.0, 1.0);

@@ -59,6 +59,10 @@ pub struct Args {
     /// spin at barriers, so an oversubscribed CPU runs many times slower, not just 2x.
     #[arg(long)]
     pub threads: Option<i32>,
+    /// Finish the stage(s) at this step although the learning-rate schedules run to
+    /// --vae-steps / --transformer-steps (to end a run early, reproducibly).
+    #[arg(long)]
+    pub stop_at: Option<i64>,
     /// Start over instead of resuming from the work folder.
     #[arg(long)]
     pub restart: bool,

@@ -18,8 +18,12 @@ use toyworld::{caption, CaptionStyle, Scene, Split};
 use crate::adam::AdamW;
 use crate::{data, init, plot, Args};
 
-/// Output size and length the default model is trained for (model_index.json `_genvideo`).
-const SIZE: usize = 256;
+/// Working size and length the default model is trained for (model_index.json `_genvideo`); the
+/// plugin scales its frames to the host's (256x256 and up). At 128 px the VAE's 16x spatial, 8x
+/// temporal compression keeps the transformer at 8x8x7 tokens for 2 s of video, while each
+/// latent stands for 192 values, the ratio of the published LTX-Video VAEs; a 32x VAE at 256 px
+/// (768 values per latent) did not learn objects within the CPU budget.
+const SIZE: usize = 128;
 const FRAMES: usize = 49;
 const FPS: f64 = 24.0;
 /// Crops dense in objects train faster than whole frames of flat background; the autoencoder is
@@ -110,9 +114,11 @@ impl Run {
         tail.iter().map(|p| p.1).sum::<f64>() / tail.len().max(1) as f64
     }
 
-    fn finish(self, name: &str) -> Result<(), String> {
+    fn finish(self, name: &str, schedule_steps: i64) -> Result<(), String> {
         self.bar.finish();
         let summary = serde_json::json!({
+            "finished_by": std::env::args().collect::<Vec<_>>().join(" "),
+            "schedule_steps": schedule_steps,
             "steps": self.losses.last().map_or(0, |p| p.0),
             "final_loss_mean_last_50": self.recent_mean(50),
             "seconds_this_run": self.started.elapsed().as_secs_f64(),
@@ -123,9 +129,14 @@ impl Run {
     }
 }
 
+/// Writes every variable in float16 (half the size of the committed files; the loader converts
+/// to the compute precision, and these weights lose nothing measurable at 11 bits).
 fn save_weights(vs: &VarStore, dir: &Path) -> Result<(), String> {
-    let mut named: Vec<(String, Tensor)> =
-        vs.variables().into_iter().map(|(k, v)| (k, v.detach().to_device(Device::Cpu).contiguous())).collect();
+    let mut named: Vec<(String, Tensor)> = vs
+        .variables()
+        .into_iter()
+        .map(|(k, v)| (k, v.detach().to_device(Device::Cpu).to_kind(Kind::Half).contiguous()))
+        .collect();
     named.sort_by(|a, b| a.0.cmp(&b.0));
     let path = dir.join(WEIGHTS);
     let tmp = path.with_extension("tmp");
@@ -153,7 +164,7 @@ pub fn train_vae(args: &Args, device: Device) -> Result<(), String> {
     let mut opt = AdamW::new(params, 0.0);
     let total = args.vae_steps;
     let mut run = Run::open(&args.work, "vae", &mut opt, total, args.save_every)?;
-    while opt.step < total {
+    while opt.step < total.min(args.stop_at.unwrap_or(total)) {
         let step = opt.step;
         tch::manual_seed((args.seed as i64) << 20 | step);
         let x = data::vae_batch(args.seed, step, args.vae_batch, SIZE, VAE_CROP, VAE_FRAMES, device);
@@ -173,7 +184,7 @@ pub fn train_vae(args: &Args, device: Device) -> Result<(), String> {
         opt.step(learning_rate(step, total, VAE_LR), f64::INFINITY);
         run.record(&opt, loss.double_value(&[]), total)?;
     }
-    run.finish("vae")?;
+    run.finish("vae", total)?;
 
     // Latent statistics over whole clips, for the pipeline's normalisation.
     let _guard = tch::no_grad_guard();
@@ -269,7 +280,7 @@ pub fn train_transformer(args: &Args, device: Device) -> Result<(), String> {
     let (spatial, temporal) = (SIZE as i64 / lh, (FRAMES as i64 - 1) / (lf - 1).max(1));
     let coords = latent_coords(lf, lh, lw, spatial, temporal, FPS, device).map_err(err)?;
     let b = args.transformer_batch;
-    while opt.step < total {
+    while opt.step < total.min(args.stop_at.unwrap_or(total)) {
         let step = opt.step;
         tch::manual_seed((args.seed as i64 + 1) << 20 | step);
         let mut rng = Rng::new(data::sample_seed(args.seed + 1, step, 0));
@@ -338,7 +349,7 @@ pub fn train_transformer(args: &Args, device: Device) -> Result<(), String> {
         run.record(&opt, loss.double_value(&[]), total)?;
         drop(xt);
     }
-    run.finish("transformer")?;
+    run.finish("transformer", total)?;
     save_weights(&vs, &args.model.join("transformer"))
 }
 
@@ -377,9 +388,8 @@ pub fn write_record(args: &Args, device: Device) -> Result<(), String> {
             "transformer_clips": args.clips,
             "captions_per_clip": CAPTIONS_PER_CLIP,
         },
-        "vae": { "steps": args.vae_steps, "batch": args.vae_batch, "lr": VAE_LR, "loss": "L1 + MSE on the posterior means, pixels weighted by 1 + 10 x distance from the crop median", "object_weight": OBJECT_WEIGHT, "result": summary("vae") },
+        "vae": { "batch": args.vae_batch, "lr": VAE_LR, "loss": "L1 + MSE on the posterior means, pixels weighted by 1 + 10 x distance from the crop median", "object_weight": OBJECT_WEIGHT, "result": summary("vae") },
         "transformer": {
-            "steps": args.transformer_steps,
             "batch": args.transformer_batch,
             "lr": TRANSFORMER_LR,
             "text_dropout": TEXT_DROPOUT,

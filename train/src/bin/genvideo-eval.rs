@@ -47,7 +47,8 @@ struct Args {
     seed: u64,
 }
 
-const SIZE: usize = 256;
+/// The embedded model's working size (model_index.json `_genvideo.sample_width/height`).
+const SIZE: usize = 128;
 const FRAMES: usize = 49;
 const FPS: f64 = 24.0;
 
