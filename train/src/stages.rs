@@ -75,15 +75,8 @@ impl Run {
         let mut losses = Vec::new();
         if state.is_file() {
             opt.load(&state)?;
-            let csv = std::fs::read_to_string(dir.join("losses.csv")).unwrap_or_default();
-            losses = csv
-                .lines()
-                .filter_map(|l| {
-                    let (s, v) = l.split_once(',')?;
-                    Some((s.parse().ok()?, v.parse().ok()?))
-                })
-                .filter(|&(s, _)| s <= opt.step)
-                .collect();
+            losses = read_losses(&dir);
+            losses.retain(|&(s, _)| s <= opt.step);
             eprintln!("{name}: resuming at step {} of {total}", opt.step);
         }
         let bar = ProgressBar::new(total as u64).with_position(opt.step as u64);
@@ -127,6 +120,18 @@ impl Run {
         eprintln!("{name}: final loss (mean of the last 50 steps) {:.5}", self.recent_mean(50));
         Ok(())
     }
+}
+
+/// `(step, loss)` rows of a stage's `losses.csv` (none when it does not exist yet).
+fn read_losses(dir: &Path) -> Vec<(i64, f64)> {
+    std::fs::read_to_string(dir.join("losses.csv"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let (s, v) = l.split_once(',')?;
+            Some((s.parse().ok()?, v.parse().ok()?))
+        })
+        .collect()
 }
 
 /// Writes every variable in float16 (half the size of the committed files; the loader converts
@@ -355,17 +360,7 @@ pub fn train_transformer(args: &Args, device: Device) -> Result<(), String> {
 
 /// `training_record.json` and `loss.png` in the model folder, from what the work folder holds.
 pub fn write_record(args: &Args, device: Device) -> Result<(), String> {
-    let read_losses = |stage: &str| -> Vec<(i64, f64)> {
-        std::fs::read_to_string(args.work.join(stage).join("losses.csv"))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| {
-                let (s, v) = l.split_once(',')?;
-                Some((s.parse().ok()?, v.parse().ok()?))
-            })
-            .collect()
-    };
-    let (vae, transformer) = (read_losses("vae"), read_losses("transformer"));
+    let (vae, transformer) = (read_losses(&args.work.join("vae")), read_losses(&args.work.join("transformer")));
     plot::plot(&[("vae", &vae), ("transformer", &transformer)], &args.model.join("loss.png"))?;
     let summary = |stage: &str| -> serde_json::Value {
         std::fs::read_to_string(args.work.join(stage).join("summary.json"))
