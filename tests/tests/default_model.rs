@@ -1,5 +1,5 @@
 //! The embedded default model (genvideo-mini, `Resources/genvideo-mini` in the bundle) end to end:
-//! with 'Model folder' empty, Generate renders a prompt at the model's native 256x256, 49 frames
+//! with 'Model folder' empty, Generate renders a prompt at the model's native 128x128 (scaled to a 256x256 frame), 49 frames
 //! at 24 fps, through host-sim and the real bundle, and Extend and long-gap Infill use the same
 //! model. Needs the trained weights (embedded/genvideo-mini/{transformer,vae}/
 //! diffusion_pytorch_model.safetensors, copied by installers/bundle): without them these tests
@@ -57,7 +57,7 @@ fn generate_with_an_empty_model_folder_renders_the_prompt_with_the_embedded_mode
     let out = gen.render_range((0, 48), &opts).unwrap();
     assert!(out.failures().is_empty(), "{:?}\n{:?}", out.failures(), gen.error_messages());
     let logs: Vec<String> = gen.messages().into_iter().map(|m| m.text).collect();
-    assert!(logs.iter().any(|m| m.contains("Generate 49 frames at 256x256")), "native size, one chunk: {logs:?}");
+    assert!(logs.iter().any(|m| m.contains("Generate 49 frames at 128x128")), "native size, one chunk: {logs:?}");
 
     let frames: Vec<&Frame> = (0..49).map(|t| out.frame(t).unwrap_or_else(|| panic!("frame {t}"))).collect();
     assert_eq!(frames.len(), 49);
@@ -98,8 +98,8 @@ fn extend_and_long_gap_infill_use_the_embedded_model_at_its_size() {
     let out = ext.render_range((16, 23), &RenderOptions::default()).unwrap();
     assert!(out.failures().is_empty(), "{:?}\n{:?}", out.failures(), ext.error_messages());
     let logs: Vec<String> = ext.messages().into_iter().map(|m| m.text).collect();
-    // The host's aspect, the longest side capped at the model's 256 (the default 'Longest side' is 768).
-    assert!(logs.iter().any(|m| m.contains("Extend forward 8 frames at 256x96")), "{logs:?}");
+    // The host's aspect, the longest side capped at the model's 128 (the default 'Longest side' is 768).
+    assert!(logs.iter().any(|m| m.contains("Extend forward 8 frames at 128x48")), "{logs:?}");
     let f = out.frame(16).unwrap();
     assert_eq!((f.width, f.height), (640, 272));
 
