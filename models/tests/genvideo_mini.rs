@@ -73,12 +73,12 @@ fn genvideo_mini_loads_beside_minilm_and_generates() {
     let dir = random_mini("mini-generate", &minilm);
     let pipe = LtxPipeline::load(&dir, Device::Cpu, Kind::Float).unwrap();
     assert_eq!(pipe.max_sequence_length, 64);
-    assert_eq!(pipe.meta.sample_width, Some(256));
-    assert_eq!(pipe.meta.sample_longest_side(), Some(256));
+    assert_eq!(pipe.meta.sample_width, Some(128));
+    assert_eq!(pipe.meta.sample_longest_side(), Some(128));
     assert_eq!(pipe.meta.num_frames, Some(49));
-    assert_eq!((pipe.spatial_ratio(), pipe.temporal_ratio()), (32, 8));
+    assert_eq!((pipe.spatial_ratio(), pipe.temporal_ratio()), (16, 8));
     let defaults = pipe.default_request("x");
-    assert_eq!((defaults.width, defaults.height, defaults.num_frames), (256, 256, 49));
+    assert_eq!((defaults.width, defaults.height, defaults.num_frames), (128, 128, 49));
     assert_eq!((defaults.frame_rate, defaults.num_inference_steps, defaults.guidance_scale), (24.0, 20, 3.0));
 
     let mut req = pipe.default_request("a red circle moves to the right on a black background");
