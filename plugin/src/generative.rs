@@ -6,7 +6,7 @@
 //! the effect drops the extra frames, so the user never sees these constraints.
 //!
 //! A model that declares its training geometry in `model_index.json`'s `_genvideo` (the embedded
-//! `genvideo-mini`: 256x256, 49 frames at 24 fps) is used the way it was trained: the longest side
+//! `genvideo-mini`: 128x128, 49 frames at 24 fps) is used the way it was trained: the longest side
 //! is also capped at its native `max(sample_width, sample_height)` (a smaller "Longest side" still
 //! wins; the host's aspect is kept), chained chunks are at most its `num_frames`, and the time axis
 //! of its positions uses its `frame_rate` whatever the host's (the frames are then played at the

@@ -69,7 +69,8 @@ fn model_dir() -> ParamDesc {
         MODEL_DIR,
         "Model folder",
         "An LTX-Video checkpoint in diffusers format (the folder holding model_index.json). Empty: the \
-         embedded default model (genvideo-mini, 256x256, shipped in the bundle).",
+         embedded default model (genvideo-mini: a toy world of simple shapes at 128x128, shipped in \
+         the bundle).",
         text(StringMode::DirectoryPath),
     )
 }
