@@ -144,28 +144,11 @@ pub fn read_image(path: &Path) -> Result<Frame, HostError> {
 }
 
 pub fn read_png_dir(dir: &Path) -> Result<Vec<Frame>, HostError> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| HostError::Media(format!("{}: {e}", dir.display())))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("png")))
-        .collect();
-    files.sort();
+    let files = png_files(dir)?;
     if files.is_empty() {
         return Err(HostError::Media(format!("{}: no PNG files", dir.display())));
     }
-    files
-        .iter()
-        .map(|p| {
-            let img = image::open(p).map_err(|e| HostError::Media(format!("{}: {e}", p.display())))?.into_rgba16();
-            let mut f = Frame::new(img.width() as usize, img.height() as usize);
-            for (px, s) in f.rgba.chunks_exact_mut(4).zip(img.pixels()) {
-                for (v, c) in px.iter_mut().zip(s.0) {
-                    *v = c as f32 / 65535.0;
-                }
-            }
-            Ok(f)
-        })
-        .collect()
+    files.iter().map(|p| read_image(p)).collect()
 }
 
 fn to_u8(v: f32) -> u8 {

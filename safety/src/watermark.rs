@@ -211,12 +211,8 @@ pub fn embed_with_strength(
     check(pixels.len(), width, height, channels)?;
     let user = if strength.is_finite() { strength.clamp(0.25, 2.0) } else { 1.0 };
     let y = luma(pixels, width, height, channels);
-    let f = CANON / width.min(height) as f32;
-    let (cw, ch) = canonical_size(width, height, f);
-    let canon = resample(&y, width, height, cw, ch, f);
     // Masking: local band-limited activity at the scale of the pattern.
-    let bp = band_pass(&canon, cw, ch);
-    let energy = gauss_blur(&bp.iter().map(|v| v * v).collect::<Vec<_>>(), cw, ch, ENERGY_SIGMA);
+    let Band { f, cw, ch, energy, .. } = band(&y, width, height);
     let strength = user * STRENGTH * (SIZE_REF / width.min(height) as f32).sqrt().clamp(1.0, MAX_SIZE_GAIN);
     let amp_canon: Vec<f32> = energy.iter().map(|e| strength * (e.max(0.0).sqrt() / ACT_REF).clamp(MASK_MIN, MASK_MAX)).collect();
 
@@ -280,11 +276,7 @@ pub fn detect(pixels: &[f32], width: usize, height: usize, channels: usize) -> D
         return Detection::none();
     }
     let y = luma(pixels, width, height, channels);
-    let f = CANON / width.min(height) as f32;
-    let (cw, ch) = canonical_size(width, height, f);
-    let canon = resample(&y, width, height, cw, ch, f);
-    let bp = band_pass(&canon, cw, ch);
-    let energy = gauss_blur(&bp.iter().map(|v| v * v).collect::<Vec<_>>(), cw, ch, ENERGY_SIGMA);
+    let Band { cw, ch, bp, energy, .. } = band(&y, width, height);
     let r: Vec<f32> = bp.iter().zip(&energy).map(|(v, e)| (v / (e.max(0.0).sqrt() + ENERGY_FLOOR)).clamp(-3.0, 3.0)).collect();
     // A frame with (next to) no detail in the pattern's band (flat, black) carries no evidence.
     let rms = (r.iter().map(|v| v * v).sum::<f32>() / r.len() as f32).sqrt();
@@ -467,6 +459,25 @@ fn luma(pixels: &[f32], width: usize, height: usize, channels: usize) -> Vec<f32
     let mut y = Vec::with_capacity(width * height);
     y.extend(pixels.chunks_exact(channels).map(|p| 0.2126 * fin(p[0]) + 0.7152 * fin(p[1]) + 0.0722 * fin(p[2])));
     y
+}
+
+/// Luma resampled to the canonical scale (factor `f`, `cw` x `ch`), its band-pass at the pattern's
+/// scale and the local energy of that band: what embedding masks by and detection normalises by.
+struct Band {
+    f: f32,
+    cw: usize,
+    ch: usize,
+    bp: Vec<f32>,
+    energy: Vec<f32>,
+}
+
+fn band(y: &[f32], width: usize, height: usize) -> Band {
+    let f = CANON / width.min(height) as f32;
+    let (cw, ch) = canonical_size(width, height, f);
+    let canon = resample(y, width, height, cw, ch, f);
+    let bp = band_pass(&canon, cw, ch);
+    let energy = gauss_blur(&bp.iter().map(|v| v * v).collect::<Vec<_>>(), cw, ch, ENERGY_SIGMA);
+    Band { f, cw, ch, bp, energy }
 }
 
 fn canonical_size(width: usize, height: usize, f: f32) -> (usize, usize) {
