@@ -8,6 +8,7 @@ pub mod bert;
 pub mod pipeline_ltx;
 pub mod rife;
 pub mod scheduler;
+pub mod seam;
 pub mod t5;
 pub mod tokenizer;
 pub mod transformer_ltx;

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use bridge::effect::{Clip, ImageEffect, MessageKind};
 use bridge::ofx::*;
 use models::pipeline_ltx::{ChainDirection, Condition, GenerationRequest, GenvideoMeta, LtxPipeline, Progress, SeededNoise};
+use models::seam::{self, Residual};
 use safety::provenance;
 use safety::watermark::{self, MarkClass};
 use tch::Tensor;
@@ -253,7 +254,26 @@ fn write_manifest(
 
 /// The cached form of a generation: one marked frame per entry. The mark goes in at the model's
 /// resolution, where the detail that hides it is the model's own, before any upscaling smooths it.
-fn segment_from(fx: &ImageEffect, frames: Tensor, class: MarkClass, description: String) -> Result<Segment, PluginError> {
+/// A real frame next to (or inside) a generated segment, and the model's rendition of it from the
+/// same generation, at any size: the seam between footage and segment is joined through it.
+struct Anchor {
+    /// Position on the segment's timeline (-1: just before its first frame).
+    at: i64,
+    real: Tensor,
+    made: Tensor,
+}
+
+/// The segment the user sees from generated frames `[F, 3, H, W]`: joined to the real frames
+/// around it (`models::seam`; `reach` frames for a lone anchor, the distance between two),
+/// upscaled for the watermark, and marked.
+fn segment_from(
+    fx: &ImageEffect,
+    frames: Tensor,
+    anchors: &[Anchor],
+    reach: f64,
+    class: MarkClass,
+    description: String,
+) -> Result<Segment, PluginError> {
     fx.message(MessageKind::Log, &format!("GenVideo: {description}"));
     let n = frames.size()[0];
     // A mark embedded at a small working size (the embedded model's 128 px) does not survive the
@@ -262,7 +282,18 @@ fn segment_from(fx: &ImageEffect, frames: Tensor, class: MarkClass, description:
     let (h, w) = (frames.size()[2], frames.size()[3]);
     let grow = (MARK_MIN_SIDE as f64 / h.min(w) as f64).max(1.0);
     let (mh, mw) = ((h as f64 * grow).round() as i64, (w as f64 * grow).round() as i64);
-    let frames = (0..n).map(|i| mark(&resize(&frames.f_get(i)?, mh, mw)?, class)).collect::<Result<Vec<_>, _>>()?;
+    // Residuals at the marking size, so the footage's detail up to it is carried across the seam
+    // (and into the mark), not just the working size's.
+    let residuals = anchors
+        .iter()
+        .map(|a| Ok(Residual::new(a.at, &resize(&a.real, mh, mw)?, &resize(&a.made, mh, mw)?)?))
+        .collect::<Result<Vec<_>, PluginError>>()?;
+    let frames = (0..n)
+        .map(|i| {
+            let joined = seam::carry(&resize(&frames.f_get(i)?, mh, mw)?, i, &residuals, reach)?.f_clamp(0.0, 1.0)?;
+            mark(&joined, class)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Segment { frames })
 }
 
@@ -309,7 +340,8 @@ pub mod generate {
                 let frame = frames.require(at.round() as i64)?;
                 let still = resize(&frame.display, gh, gw)?;
                 key.tensor(&still)?;
-                Some(still)
+                key.tensor(&frame.display)?;
+                Some((still, frame.display.shallow_clone()))
             }
             None => None,
         };
@@ -317,7 +349,7 @@ pub mod generate {
             let id = key.finish();
             let conditions = still
                 .iter()
-                .map(|f| Condition { frames: f.unsqueeze(1), frame_index: 0, strength: 1.0 })
+                .map(|(f, _)| Condition { frames: f.unsqueeze(1), frame_index: 0, strength: 1.0 })
                 .collect();
             let req = GenerationRequest {
                 prompt: s.prompt.clone(),
@@ -332,7 +364,11 @@ pub mod generate {
                 ..Default::default()
             };
             let frames = run(fx, "Generate: denoising", &pipe, &req, s.seed, ChainDirection::Forward)?;
-            let seg = segment_from(fx, frames.f_narrow(0, 0, n)?, MarkClass::Generate, format!("Generate {n} frames at {gw}x{gh}"))?;
+            // Animating a still: its first frame is the still itself, and the next ones follow on.
+            let anchors: Vec<Anchor> =
+                still.iter().map(|(_, full)| Ok(Anchor { at: 0, real: full.shallow_clone(), made: frames.f_get(0)? })).collect::<Result<_, PluginError>>()?;
+            let what = format!("Generate {n} frames at {gw}x{gh}");
+            let seg = segment_from(fx, frames.f_narrow(0, 0, n)?, &anchors, seam::REACH, MarkClass::Generate, what)?;
             write_manifest(fx, Effect::Generate, id, &s, &pipe, &seg, MarkClass::Generate);
             Ok(seg)
         })?;
@@ -420,14 +456,21 @@ pub mod extend {
         let full = src_window(&src, a as f64)?;
         let mut frames = SourceFrames::new(&src, full, s.color);
         let mut context = Vec::with_capacity(k as usize);
+        // The source frame the new ones continue from, at full size, to join the seam.
+        let mut nearest = None;
         for f in &context_frames {
-            context.push(resize(&frames.require(*f)?.display, gh, gw)?);
+            let display = &frames.require(*f)?.display;
+            context.push(resize(display, gh, gw)?);
+            if *f == if p.forward { b } else { a } {
+                nearest = Some(display.shallow_clone());
+            }
         }
+        let nearest = nearest.ok_or_else(|| PluginError::Input("Extend: no source frame to continue from".into()))?;
         let context = Tensor::f_stack(&context, 1)?; // [3, K, H, W]
         let total = model_frames(k + p.count, ratio);
         let mut key = KeyHasher::default();
         key.str("extend").num(p.forward as u8 as f64).num(p.count as f64).num(gw as f64).num(gh as f64);
-        key.tensor(&context)?;
+        key.tensor(&context)?.tensor(&nearest)?;
         s.hash_into(&mut key, &pipe);
         let fps = frame_rate(&src);
         let segment = segments::get_or_make(key.finish(), &|| fx.aborted(), || {
@@ -451,13 +494,14 @@ pub mod extend {
             let direction = if p.forward { ChainDirection::Forward } else { ChainDirection::Backward };
             let out = run(fx, "Extend: denoising", &pipe, &req, s.seed, direction)?;
             // Keep only the new frames, nearest the source first.
-            let new = if p.forward {
-                out.f_narrow(0, k, p.count)?
+            let (new, made) = if p.forward {
+                (out.f_narrow(0, k, p.count)?, out.f_get(k - 1)?)
             } else {
-                out.f_narrow(0, total - k - p.count, p.count)?.f_flip([0])?
+                (out.f_narrow(0, total - k - p.count, p.count)?.f_flip([0])?, out.f_get(total - k)?)
             };
             let what = format!("Extend {} {} frames at {gw}x{gh}", if p.forward { "forward" } else { "backward" }, p.count);
-            let seg = segment_from(fx, new, MarkClass::Extend, what)?;
+            let anchor = Anchor { at: -1, real: nearest.shallow_clone(), made };
+            let seg = segment_from(fx, new, &[anchor], seam::REACH, MarkClass::Extend, what)?;
             write_manifest(fx, Effect::Extend, id, &s, &pipe, &seg, MarkClass::Extend);
             Ok(seg)
         })?;
@@ -495,7 +539,7 @@ pub fn infill_gap(
     let total = model_frames(gap + 2, pipe.temporal_ratio());
     let mut key = KeyHasher::default();
     key.str("infill").num(gap as f64).num(gw as f64).num(gh as f64).num(window.x1 as f64).num(window.y1 as f64);
-    key.tensor(&a)?.tensor(&b)?;
+    key.tensor(&a)?.tensor(&b)?.tensor(&first.display)?.tensor(&last.display)?;
     s.hash_into(&mut key, &pipe);
     let segment = segments::get_or_make(key.finish(), &|| fx.aborted(), || {
         let id = key.finish();
@@ -516,7 +560,13 @@ pub fn infill_gap(
         let out = run(fx, "Infill: generating the gap", &pipe, &req, s.seed, ChainDirection::Forward)?;
         let filled = resize(&out.f_narrow(0, 1, gap)?, h, w)?;
         fx.message(MessageKind::Log, &format!("Infill: generated frames {}-{}", before + 1, after - 1));
-        let seg = segment_from(fx, filled, MarkClass::InfillGenerative, format!("Infill {gap} frames between {before} and {after}"))?;
+        // Both keyframes' residuals, interpolated across the gap, so it meets each of them.
+        let anchors = [
+            Anchor { at: -1, real: first.display.shallow_clone(), made: out.f_get(0)? },
+            Anchor { at: gap, real: last.display.shallow_clone(), made: out.f_get(gap + 1)? },
+        ];
+        let what = format!("Infill {gap} frames between {before} and {after}");
+        let seg = segment_from(fx, filled, &anchors, (gap + 1) as f64, MarkClass::InfillGenerative, what)?;
         write_manifest(fx, Effect::Infill, id, &s, &pipe, &seg, MarkClass::InfillGenerative);
         Ok(seg)
     })?;

@@ -64,6 +64,13 @@ pub fn max_abs_diff(a: &Frame, b: &Frame) -> f32 {
     a.rgba.iter().zip(&b.rgba).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
 }
 
+/// Mean absolute difference over RGB.
+pub fn mean_abs_diff(a: &Frame, b: &Frame) -> f64 {
+    let pairs = a.rgba.chunks(4).zip(b.rgba.chunks(4));
+    let sum: f64 = pairs.map(|(x, y)| (0..3).map(|c| (x[c] - y[c]).abs() as f64).sum::<f64>()).sum();
+    sum / (3 * a.width * a.height).max(1) as f64
+}
+
 pub fn psnr(a: &Frame, b: &Frame) -> f64 {
     use e2e_tests::metrics::{psnr, Plane};
     fn plane(f: &Frame) -> Plane<'_> {
