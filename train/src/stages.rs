@@ -42,12 +42,6 @@ const CAPTIONS_PER_CLIP: u64 = 3;
 const TEXT_DROPOUT: f64 = 0.1;
 /// The pipeline's `image_cond_noise_scale`: pinned tokens see this much noise times t².
 const COND_NOISE: f64 = 0.15;
-/// Noise levels are logit-normal, shifted towards noise by this factor (`shift * s / (1 + (shift - 1) * s)`,
-/// as LTX-Video trains). Each latent here stands for 192 values, so a token's content survives
-/// noise that would erase a pixel's: unshifted, only 8 % of samples had sigma above 0.8, where
-/// the sampler decides what is drawn and text has to steer it. Steps 0-1800 of the committed
-/// run used shift 1.
-const TIME_SHIFT: f64 = 3.0;
 /// model_index.json `_genvideo.max_sequence_length`: the longest prompt the pipeline encodes.
 const MAX_SEQUENCE_LENGTH: usize = 64;
 const WEIGHTS: &str = "diffusion_pytorch_model.safetensors";
@@ -332,7 +326,8 @@ pub fn train_transformer(args: &Args, device: Device) -> Result<(), String> {
         let token_pinned = pinned.index_select(1, &frame_of_token).unsqueeze(-1); // [B, N, 1]
         let u = Tensor::randn([b as i64, 1, 1], (Kind::Float, device));
         let s = u.sigmoid();
-        let sigma = &s * TIME_SHIFT / (&s * (TIME_SHIFT - 1.0) + 1.0);
+        let shift = args.time_shift;
+        let sigma = &s * shift / (&s * (shift - 1.0) + 1.0);
         let noise = x0.randn_like();
         let noisy = &x0 * (1.0 - &sigma) + &noise * &sigma;
         let cond = &x0 + x0.randn_like() * (sigma.square() * COND_NOISE);
@@ -399,7 +394,7 @@ pub fn write_record(args: &Args, device: Device) -> Result<(), String> {
             "batch": args.transformer_batch,
             "lr": TRANSFORMER_LR,
             "text_dropout": TEXT_DROPOUT,
-            "noise_levels": format!("logit-normal(0, 1), shifted by {TIME_SHIFT} (steps 0-1800: unshifted)"),
+            "noise_levels": format!("logit-normal(0, 1), shifted by --time-shift ({} in the last run)", args.time_shift),
             "result": summary("transformer"),
         },
         "loss_curve": "loss.png (left: VAE, right: transformer; log scale, grid lines at powers of ten)",
