@@ -73,5 +73,14 @@ pub struct Args {
     /// Start over instead of resuming from the work folder.
     #[arg(long)]
     pub restart: bool,
+    /// Start from this model folder's weights (its `vae/` and `transformer/`) instead of a fresh
+    /// initialisation: continues training a committed model whose optimiser state is gone, with
+    /// fresh AdamW moments and its own schedule (a checkpoint in the work folder still resumes).
+    #[arg(long)]
+    pub init_from: Option<PathBuf>,
+    /// Train only the VAE's decoder; the encoder, and so the latents the transformer learnt, stay
+    /// as --init-from has them.
+    #[arg(long, requires = "init_from")]
+    pub decoder_only: bool,
 }
 

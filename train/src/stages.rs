@@ -152,21 +152,53 @@ fn save_weights(vs: &VarStore, dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Loads `--init-from`'s weights for `component` into `vs` (every variable; a resumed checkpoint
+/// then overrides the trained ones). False when there is no `--init-from`.
+fn init_from(vs: &VarStore, args: &Args, component: &str) -> Result<bool, String> {
+    let Some(from) = &args.init_from else { return Ok(false) };
+    let path = from.join(component).join(WEIGHTS);
+    let context = |e: tch::TchError| format!("{}: {e}", path.display());
+    // Copied into the variables as they are (VarStore::load would turn them into the file's
+    // float16, and train in it).
+    let saved: std::collections::HashMap<String, Tensor> =
+        Tensor::read_safetensors(&path).map_err(context)?.into_iter().collect();
+    for (name, var) in vs.variables() {
+        let t = saved.get(&name).ok_or_else(|| format!("{}: {name} is missing", path.display()))?;
+        if t.size() != var.size() {
+            return Err(format!("{}: {name} is {:?}, expected {:?}", path.display(), t.size(), var.size()));
+        }
+        tch::no_grad(|| var.shallow_clone().f_copy_(t)).map_err(context)?;
+    }
+    eprintln!("{component}: starting from {}", path.display());
+    Ok(true)
+}
+
 pub fn train_vae(args: &Args, device: Device) -> Result<(), String> {
     let config: AutoencoderKlLtxVideoConfig = read_config(&args.model.join("vae")).map_err(err)?;
     let vs = VarStore::new(device);
     let mut vae = AutoencoderKlLtxVideo::new(&vs.root(), config).map_err(err)?;
     tch::manual_seed(args.seed as i64);
-    let params = init::initialise(&vs, &["latents_mean", "latents_std"]);
-    // Latents ten times larger than torch's init gives keep the decoder's first normalisation
-    // from being dominated by its biases, the state in which it learns to ignore its input.
-    tch::no_grad(|| {
-        for (name, p) in &params {
-            if name.starts_with("encoder.conv_out.") {
-                let _ = p.shallow_clone().g_mul_scalar_(10.0);
+    let mut params = init::initialise(&vs, &["latents_mean", "latents_std"]);
+    if init_from(&vs, args, "vae")? {
+        if args.decoder_only {
+            for (name, p) in &params {
+                if !name.starts_with("decoder.") {
+                    let _ = p.shallow_clone().set_requires_grad(false);
+                }
             }
+            params.retain(|(name, _)| name.starts_with("decoder."));
         }
-    });
+    } else {
+        // Latents ten times larger than torch's init gives keep the decoder's first normalisation
+        // from being dominated by its biases, the state in which it learns to ignore its input.
+        tch::no_grad(|| {
+            for (name, p) in &params {
+                if name.starts_with("encoder.conv_out.") {
+                    let _ = p.shallow_clone().g_mul_scalar_(10.0);
+                }
+            }
+        });
+    }
     let mut opt = AdamW::new(params, 0.0);
     let total = args.vae_steps;
     let mut run = Run::open(&args.work, "vae", &mut opt, total, args.save_every)?;
@@ -177,7 +209,11 @@ pub fn train_vae(args: &Args, device: Device) -> Result<(), String> {
         // A plain autoencoder on the posterior means: sampling with the posterior's spread (unit
         // at the start) drowns a fresh encoder's means, and the decoder settles on the average
         // frame; so does even a little added noise within the few thousand steps a CPU allows.
-        let (mean, _logvar) = vae.encode_posterior(&x).map_err(err)?;
+        let (mean, _logvar) = if args.decoder_only {
+            tch::no_grad(|| vae.encode_posterior(&x)).map_err(err)?
+        } else {
+            vae.encode_posterior(&x).map_err(err)?
+        };
         let rec = vae.decode_train(&mean, None).map_err(err)?;
         // Flat background fills most pixels and is learnt first; weighting pixels by how far they
         // are from the crop's median colour makes the objects count as much.
@@ -191,6 +227,10 @@ pub fn train_vae(args: &Args, device: Device) -> Result<(), String> {
         run.record(&opt, loss.double_value(&[]), total)?;
     }
     run.finish("vae", total)?;
+    if args.decoder_only {
+        // The encoder and its latent statistics stay what the transformer was trained with.
+        return save_weights(&vs, &args.model.join("vae"));
+    }
 
     // Latent statistics over whole clips, for the pipeline's normalisation.
     let _guard = tch::no_grad_guard();
@@ -279,6 +319,7 @@ pub fn train_transformer(args: &Args, device: Device) -> Result<(), String> {
     let model = LtxVideoTransformer3DModel::new(&vs.root(), config).map_err(err)?;
     tch::manual_seed(args.seed as i64 + 1);
     let params = init::initialise(&vs, &[]);
+    init_from(&vs, args, "transformer")?;
     let mut opt = AdamW::new(params, 0.01);
     let total = args.transformer_steps;
     let mut run = Run::open(&args.work, "transformer", &mut opt, total, args.save_every)?;
@@ -368,12 +409,21 @@ pub fn train_transformer(args: &Args, device: Device) -> Result<(), String> {
 pub fn write_record(args: &Args, device: Device) -> Result<(), String> {
     let (vae, transformer) = (read_losses(&args.work.join("vae")), read_losses(&args.work.join("transformer")));
     plot::plot(&[("vae", &vae), ("transformer", &transformer)], &args.model.join("loss.png"))?;
+    let path = args.model.join("training_record.json");
+    // The committed weights may come from several runs in different work folders (a transformer
+    // continued from a committed model): what this work folder does not hold, the previous
+    // record's result and its hand-written history, stays.
+    let previous: serde_json::Value = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or(serde_json::Value::Null);
     let summary = |stage: &str| -> serde_json::Value {
         std::fs::read_to_string(args.work.join(stage).join("summary.json"))
             .ok()
             .and_then(|s| serde_json::from_str(&s).ok())
-            .unwrap_or(serde_json::Value::Null)
+            .unwrap_or_else(|| previous[stage]["result"].clone())
     };
+    let history = previous["history"].clone();
     let record = serde_json::json!({
         "command": std::env::args().collect::<Vec<_>>().join(" "),
         "seed": args.seed,
@@ -389,17 +439,48 @@ pub fn write_record(args: &Args, device: Device) -> Result<(), String> {
             "transformer_clips": args.clips,
             "captions_per_clip": CAPTIONS_PER_CLIP,
         },
-        "vae": { "batch": args.vae_batch, "lr": VAE_LR, "loss": "L1 + MSE on the posterior means, pixels weighted by 1 + 10 x distance from the crop median", "object_weight": OBJECT_WEIGHT, "result": summary("vae") },
+        "vae": { "batch": args.vae_batch, "lr": VAE_LR, "decoder_only": args.decoder_only, "loss": "L1 + MSE on the posterior means, pixels weighted by 1 + 10 x distance from the crop median", "object_weight": OBJECT_WEIGHT, "result": summary("vae") },
         "transformer": {
             "batch": args.transformer_batch,
             "lr": TRANSFORMER_LR,
             "text_dropout": TEXT_DROPOUT,
             "noise_levels": format!("logit-normal(0, 1), shifted by --time-shift ({} in the last run)", args.time_shift),
+            "init_from": args.init_from.as_ref().map(|p| p.display().to_string()),
             "result": summary("transformer"),
         },
         "loss_curve": "loss.png (left: VAE, right: transformer; log scale, grid lines at powers of ten)",
+        "history": history,
     });
-    std::fs::write(args.model.join("training_record.json"), serde_json::to_string_pretty(&record).map_err(err)?)
-        .map_err(err)?;
+    std::fs::write(&path, serde_json::to_string_pretty(&record).map_err(err)?).map_err(err)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn init_from_keeps_the_training_precision_and_reads_every_weight() {
+        let dir = std::env::temp_dir().join(format!("genvideo-init-from-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("transformer")).unwrap();
+        let saved = VarStore::new(Device::Cpu);
+        let w = (saved.root() / "proj").var("weight", &[3, 2], tch::nn::Init::Randn { mean: 0.0, stdev: 1.0 });
+        save_weights(&saved, &dir.join("transformer")).unwrap();
+
+        let vs = VarStore::new(Device::Cpu);
+        let fresh = (vs.root() / "proj").zeros("weight", &[3, 2]);
+        let args = Args::parse_from(["genvideo-train", "--init-from", dir.to_str().unwrap()]);
+        assert!(init_from(&vs, &args, "transformer").unwrap());
+        assert_eq!(fresh.kind(), Kind::Float, "committed float16 must not become the training precision");
+        let expected = w.to_kind(Kind::Half).to_kind(Kind::Float);
+        assert!(fresh.allclose(&expected, 0.0, 0.0, false));
+
+        // A checkpoint that lacks a variable the model has is refused by name.
+        let other = VarStore::new(Device::Cpu);
+        let _ = (other.root() / "proj").zeros("bias", &[3]);
+        let e = init_from(&other, &args, "transformer").unwrap_err();
+        assert!(e.contains("proj.bias is missing"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -4,7 +4,8 @@
 //!   sampled in training), with training-style wording and with paraphrases from a disjoint
 //!   vocabulary. `toyworld::analyse` segments and tracks the object and names its background,
 //!   colour, shape and motion; the same analyser on ground-truth renders of the same scenes is
-//!   printed as its ceiling.
+//!   printed as its ceiling, and on the same renders passed through the VAE (encode, decode) as
+//!   the ceiling of anything the transformer draws.
 //! - Image-to-video: a rendered first frame pinned at 0; PSNR of the generated first frame, and
 //!   the first step's change against the clip's median frame-to-frame change.
 //! - Extension: the last 17 frames of a rendered clip pinned; the seam (first new frame against
@@ -49,6 +50,9 @@ struct Args {
     guidance: Option<f64>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Only the ceilings: the analyser on the held-out ground truth and on its VAE round trip.
+    #[arg(long)]
+    vae_only: bool,
 }
 
 /// The embedded model's working size (model_index.json `_genvideo.sample_width/height`).
@@ -87,6 +91,14 @@ impl Eval {
 fn pixels(video: &Tensor) -> Vec<f32> {
     let t = video.permute([0, 2, 3, 1]).contiguous().to_kind(Kind::Float);
     Vec::<f32>::try_from(t.flatten(0, -1)).unwrap_or_default()
+}
+
+/// `video` (`[F, 3, H, W]` in [0, 1]) through the VAE and back: what the model could draw at best.
+fn round_trip(pipe: &LtxPipeline, video: &Tensor) -> Result<Tensor, String> {
+    let x = (video.permute([1, 0, 2, 3]).unsqueeze(0) * 2.0 - 1.0).to_device(pipe.device).to_kind(pipe.kind);
+    let z = pipe.vae.encode(&x).map_err(err)?;
+    let rec = pipe.vae.decode(&z, None).map_err(err)?;
+    Ok(((rec.squeeze_dim(0).permute([1, 0, 2, 3]) + 1.0) / 2.0).clamp(0.0, 1.0).to_device(Device::Cpu).to_kind(Kind::Float))
 }
 
 /// Ground truth `[F, 3, H, W]` in [0, 1].
@@ -205,12 +217,17 @@ fn run() -> Result<(), String> {
     // Prompt adherence.
     let scenes: Vec<Scene> = (0..args.prompts as u64).map(|i| Scene::sample(args.seed + i, Split::HeldOut, 0.0)).collect();
     let mut truth = Tally::default();
+    let mut vae_ceiling = Tally::default();
     let mut heldout = Tally::default();
     let mut paraphrase = Tally::default();
     let mut examples = Vec::new();
     for (i, scene) in scenes.iter().enumerate() {
         let gt = render(scene);
         truth.add(scene, &analyse(&pixels(&gt), SIZE, SIZE, FRAMES, FPS));
+        vae_ceiling.add(scene, &analyse(&pixels(&round_trip(&eval.pipe, &gt)?), SIZE, SIZE, FRAMES, FPS));
+        if args.vae_only {
+            continue;
+        }
         for (style, tally) in [(CaptionStyle::Train, &mut heldout), (CaptionStyle::Paraphrase, &mut paraphrase)] {
             let prompt = caption(scene, style, i as u64);
             let video = eval.generate(&prompt, Vec::new(), args.seed + i as u64)?;
@@ -228,6 +245,11 @@ fn run() -> Result<(), String> {
         eprint!("\radherence {}/{}", i + 1, scenes.len());
     }
     eprintln!();
+    if args.vae_only {
+        truth.print("analyser on ground truth");
+        vae_ceiling.print("ground truth through the VAE");
+        return Ok(());
+    }
 
     // Image-to-video, extension and infill on rendered clips.
     let mut i2v_psnr = Vec::new();
@@ -311,6 +333,7 @@ fn run() -> Result<(), String> {
     println!();
     println!("{:<34} {:>4} {:>9} {:>7} {:>7} {:>7} {:>9} {:>9}", "prompt adherence (%)", "n", "backgr.", "colour", "shape", "motion", "mean", "all four");
     truth.print("analyser on ground truth");
+    vae_ceiling.print("ground truth through the VAE");
     heldout.print("held-out combinations");
     paraphrase.print("held-out + paraphrased");
     i2v_tally.print("image-to-video (same prompts)");
@@ -334,6 +357,7 @@ fn run() -> Result<(), String> {
         "model": args.model.display().to_string(),
         "steps": steps, "guidance": guidance, "seed": args.seed, "device": format!("{device:?}"),
         "analyser_on_ground_truth": truth.json(),
+        "analyser_on_vae_round_trip": vae_ceiling.json(),
         "held_out": heldout.json(),
         "paraphrase": paraphrase.json(),
         "image_to_video": { "attributes": i2v_tally.json(), "first_frame_psnr_db": mean(&i2v_psnr), "first_step_over_median_step": mean(&i2v_jump) },
