@@ -1,6 +1,6 @@
 //! Watching the autoencoder learn: reconstructs four held-out rendered clips (17 frames, 128x128,
 //! or a CROP-pixel square around the object) with a VAE training checkpoint
-//! (`out/train/vae/state.safetensors` or the path given), prints PSNR and writes frames 0, 8, 16
+//! (`out/train/vae/state.safetensors` or the path given) or a model folder's committed VAE, prints PSNR and writes frames 0, 8, 16
 //! of each clip over their reconstruction to out/train/vae_preview.png.
 use models::autoencoder_kl_ltx::{AutoencoderKlLtxVideo, AutoencoderKlLtxVideoConfig};
 use models::checkpoint::read_config;
@@ -9,18 +9,24 @@ use toyworld::{Scene, Split};
 
 fn main() {
     let state = std::env::args().nth(1).unwrap_or("out/train/vae/state.safetensors".into());
-    let config: AutoencoderKlLtxVideoConfig = read_config("embedded/genvideo-mini/vae".as_ref()).unwrap();
-    let mut vs = VarStore::new(Device::Cpu);
-    let vae = AutoencoderKlLtxVideo::new(&vs.root(), config).unwrap();
-    let saved = Tensor::read_safetensors(&state).unwrap();
-    tch::no_grad(|| {
-        for (name, t) in saved {
-            if let Some(key) = name.strip_prefix("param.") {
-                vs.variables_.lock().unwrap().named_variables.get_mut(key).unwrap().copy_(&t);
+    let vae = if std::path::Path::new(&state).is_dir() {
+        // A model folder: its committed VAE.
+        AutoencoderKlLtxVideo::load(&std::path::Path::new(&state).join("vae"), Device::Cpu, Kind::Float).unwrap()
+    } else {
+        let config: AutoencoderKlLtxVideoConfig = read_config("embedded/genvideo-mini/vae".as_ref()).unwrap();
+        let mut vs = VarStore::new(Device::Cpu);
+        let vae = AutoencoderKlLtxVideo::new(&vs.root(), config).unwrap();
+        let saved = Tensor::read_safetensors(&state).unwrap();
+        tch::no_grad(|| {
+            for (name, t) in saved {
+                if let Some(key) = name.strip_prefix("param.") {
+                    vs.variables_.lock().unwrap().named_variables.get_mut(key).unwrap().copy_(&t);
+                }
             }
-        }
-    });
-    let _ = &mut vs;
+        });
+        let _ = &mut vs;
+        vae
+    };
     let _g = tch::no_grad_guard();
     let mut rows = Vec::new();
     for i in 0..4u64 {

@@ -439,7 +439,7 @@ pub fn write_record(args: &Args, device: Device) -> Result<(), String> {
             "transformer_clips": args.clips,
             "captions_per_clip": CAPTIONS_PER_CLIP,
         },
-        "vae": { "batch": args.vae_batch, "lr": VAE_LR, "decoder_only": args.decoder_only, "loss": "L1 + MSE on the posterior means, pixels weighted by 1 + 10 x distance from the crop median", "object_weight": OBJECT_WEIGHT, "result": summary("vae") },
+        "vae": { "batch": args.vae_batch, "lr": VAE_LR, "loss": "L1 + MSE on the posterior means, pixels weighted by 1 + 10 x distance from the crop median", "object_weight": OBJECT_WEIGHT, "result": summary("vae") },
         "transformer": {
             "batch": args.transformer_batch,
             "lr": TRANSFORMER_LR,
