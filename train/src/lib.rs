@@ -46,6 +46,16 @@ pub struct Args {
     pub vae_steps: i64,
     #[arg(long, default_value_t = 4)]
     pub vae_batch: usize,
+    /// Weight of the VAE's edge term: the error of the differences between neighbouring pixels and
+    /// frames, relative to the clip's own (0: per-pixel loss only, as the first runs trained).
+    #[arg(long, default_value_t = 0.1)]
+    pub edge_weight: f64,
+    /// Peak learning rate of the VAE. From scratch, above about 2e-4 Adam destabilises its
+    /// norm-heavy blocks within a hundred steps and the decoder falls back to the mean frame
+    /// (reproduced with diffusers' own module in PyTorch); a trained VAE's loss climbs at 2e-4,
+    /// so fine-tune lower.
+    #[arg(long, default_value_t = 2e-4)]
+    pub vae_lr: f64,
     #[arg(long, default_value_t = 3000)]
     pub transformer_steps: i64,
     #[arg(long, default_value_t = 8)]
