@@ -448,7 +448,12 @@ pub fn write_record(args: &Args, device: Device) -> Result<(), String> {
             "transformer_clips": args.clips,
             "captions_per_clip": CAPTIONS_PER_CLIP,
         },
-        "vae": { "batch": args.vae_batch, "lr": args.vae_lr, "loss": "L1 + MSE on the posterior means, pixels weighted by 1 + 10 x distance from the crop median, + edge_weight x relative error of neighbouring-pixel and -frame differences", "object_weight": OBJECT_WEIGHT, "edge_weight": args.edge_weight, "result": summary("vae") },
+        // A stage this work folder did not run keeps the settings it was trained with.
+        "vae": if args.work.join("vae").join("summary.json").is_file() || previous["vae"].is_null() {
+            serde_json::json!({ "batch": args.vae_batch, "lr": args.vae_lr, "loss": "L1 + MSE on the posterior means, pixels weighted by 1 + 10 x distance from the crop median, + edge_weight x relative error of neighbouring-pixel and -frame differences", "object_weight": OBJECT_WEIGHT, "edge_weight": args.edge_weight, "result": summary("vae") })
+        } else {
+            previous["vae"].clone()
+        },
         "transformer": {
             "batch": args.transformer_batch,
             "lr": TRANSFORMER_LR,
