@@ -5,20 +5,14 @@
 //! caption's attributes are compared with the truth. Prints the share right per attribute.
 //!
 //! `cargo run --release -p train --example paraphrase_probe [weights/all-minilm-l6-v2]`
-use models::pipeline_ltx::{BertTextEncoder, TextEncoder};
-use tch::{Device, Kind, Tensor};
+use models::bert::SentenceEncoder;
+use tch::{Device, Tensor};
 use toyworld::{caption, Background, CaptionStyle, Colour, Motion, Scene, Shape, Size};
 
 fn main() {
     let dir = std::env::args().nth(1).unwrap_or("weights/all-minilm-l6-v2".into());
-    let enc = BertTextEncoder::load(dir.as_ref(), Device::Cpu, Kind::Float).unwrap();
-    let pooled = |t: &str| -> Tensor {
-        let (s, m) = enc.encode(&[t], 64).unwrap();
-        let m = m.to_kind(Kind::Float).unsqueeze(-1);
-        let v = (s * &m).sum_dim_intlist(1, false, Kind::Float) / m.sum(Kind::Float);
-        let v = v.squeeze_dim(0);
-        &v / v.norm()
-    };
+    let enc = SentenceEncoder::load(dir.as_ref(), Device::Cpu).unwrap();
+    let pooled = |t: &str| -> Tensor { enc.encode(&[t]).unwrap().squeeze_dim(0) };
     let mut refs = Vec::new();
     let mut keys = Vec::new();
     let mut i = 0u64;

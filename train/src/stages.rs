@@ -450,7 +450,7 @@ pub fn write_record(args: &Args, device: Device) -> Result<(), String> {
         },
         // A stage this work folder did not run keeps the settings it was trained with.
         "vae": if args.work.join("vae").join("summary.json").is_file() || previous["vae"].is_null() {
-            serde_json::json!({ "batch": args.vae_batch, "lr": args.vae_lr, "loss": "L1 + MSE on the posterior means, pixels weighted by 1 + 10 x distance from the crop median, + edge_weight x relative error of neighbouring-pixel and -frame differences", "object_weight": OBJECT_WEIGHT, "edge_weight": args.edge_weight, "result": summary("vae") })
+            serde_json::json!({ "batch": args.vae_batch, "lr": args.vae_lr, "decoder_only": args.decoder_only, "loss": "L1 + MSE on the posterior means, pixels weighted by 1 + 10 x distance from the crop median, + edge_weight x relative error of neighbouring-pixel and -frame differences", "object_weight": OBJECT_WEIGHT, "edge_weight": args.edge_weight, "result": summary("vae") })
         } else {
             previous["vae"].clone()
         },

@@ -219,6 +219,18 @@ impl Tally {
     }
 }
 
+/// The adherence table's head and its ground-truth rows (the analyser's own accuracy and the VAE's
+/// ceiling), with their shape confusions.
+fn print_ground_truth(truth: &Tally, softened: &Tally, vae_ceiling: &Tally) {
+    println!();
+    println!("{:<34} {:>4} {:>9} {:>7} {:>7} {:>7} {:>9} {:>9}", "prompt adherence (%)", "n", "backgr.", "colour", "shape", "motion", "mean", "all four");
+    truth.print("analyser on ground truth");
+    softened.print("ground truth softened (σ 1 px)");
+    vae_ceiling.print("ground truth through the VAE");
+    println!("shapes softened: {}", softened.shape_confusion());
+    println!("shapes through the VAE: {}", vae_ceiling.shape_confusion());
+}
+
 /// One row of the PNG report.
 struct Row {
     label: String,
@@ -281,11 +293,7 @@ fn run() -> Result<(), String> {
     }
     eprintln!();
     if args.vae_only {
-        truth.print("analyser on ground truth");
-        softened.print("ground truth softened (σ 1 px)");
-        vae_ceiling.print("ground truth through the VAE");
-        println!("shapes softened: {}", softened.shape_confusion());
-        println!("shapes through the VAE: {}", vae_ceiling.shape_confusion());
+        print_ground_truth(&truth, &softened, &vae_ceiling);
         return Ok(());
     }
 
@@ -368,16 +376,10 @@ fn run() -> Result<(), String> {
     eprintln!();
 
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
-    println!();
-    println!("{:<34} {:>4} {:>9} {:>7} {:>7} {:>7} {:>9} {:>9}", "prompt adherence (%)", "n", "backgr.", "colour", "shape", "motion", "mean", "all four");
-    truth.print("analyser on ground truth");
-    softened.print("ground truth softened (σ 1 px)");
-    vae_ceiling.print("ground truth through the VAE");
+    print_ground_truth(&truth, &softened, &vae_ceiling);
     heldout.print("held-out combinations");
     paraphrase.print("held-out + paraphrased");
     i2v_tally.print("image-to-video (same prompts)");
-    println!("shapes softened: {}", softened.shape_confusion());
-    println!("shapes through the VAE: {}", vae_ceiling.shape_confusion());
     println!("shapes generated (held-out): {}", heldout.shape_confusion());
     println!();
     println!("image-to-video: first frame PSNR {:.2} dB; first step / median step change {:.2}", mean(&i2v_psnr), mean(&i2v_jump));
