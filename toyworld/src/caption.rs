@@ -1,13 +1,19 @@
 //! Captions in varied natural language. Training captions draw from one set of templates and
 //! words; paraphrases draw from a disjoint set (other sentence shapes, synonyms never used in
 //! training), so an evaluation on paraphrases measures what the pretrained text encoder brings.
+//! The wide training style adds more synonyms, still disjoint from the paraphrases: a model that
+//! has met one colour under several names has to read the encoder's sense of a word, not which
+//! word it was, and that sense is what a paraphrase shares with them.
 
 use crate::rng::Rng;
 use crate::world::{Background, Colour, Kind, Motion, Object, Scene, Shape, Size};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CaptionStyle {
+    /// The training vocabulary runs 1-3 of the embedded model learnt from.
     Train,
+    /// [`CaptionStyle::Train`]'s words and templates and as many synonyms again.
+    TrainWide,
     Paraphrase,
 }
 
@@ -18,6 +24,10 @@ fn shape_words(shape: Shape, style: CaptionStyle) -> &'static [&'static str] {
         (Shape::Square, Train) => &["square", "box", "square block"],
         (Shape::Triangle, Train) => &["triangle", "triangular shape"],
         (Shape::Star, Train) => &["star", "star shape"],
+        (Shape::Circle, TrainWide) => &["circle", "ball", "disc", "round circle", "bubble", "round shape"],
+        (Shape::Square, TrainWide) => &["square", "box", "square block", "block", "crate"],
+        (Shape::Triangle, TrainWide) => &["triangle", "triangular shape", "arrowhead", "delta"],
+        (Shape::Star, TrainWide) => &["star", "star shape", "pentagram", "spiky shape"],
         (Shape::Circle, Paraphrase) => &["round dot", "orb", "sphere"],
         (Shape::Square, Paraphrase) => &["cube", "quadrilateral with equal sides", "tile"],
         (Shape::Triangle, Paraphrase) => &["three-sided shape", "pyramid", "wedge"],
@@ -35,6 +45,13 @@ fn colour_words(colour: Colour, style: CaptionStyle) -> &'static [&'static str] 
         (Colour::Purple, Train) => &["purple", "deep purple"],
         (Colour::Orange, Train) => &["orange", "bright orange"],
         (Colour::White, Train) => &["white", "pure white"],
+        (Colour::Red, TrainWide) => &["red", "bright red", "ruby", "blood-red", "tomato-red"],
+        (Colour::Green, TrainWide) => &["green", "bright green", "jade", "leaf-green", "forest green"],
+        (Colour::Blue, TrainWide) => &["blue", "bright blue", "sky-blue", "royal blue", "cerulean"],
+        (Colour::Yellow, TrainWide) => &["yellow", "bright yellow", "mustard", "banana-yellow", "sunflower-yellow"],
+        (Colour::Purple, TrainWide) => &["purple", "deep purple", "mauve", "lilac", "amethyst"],
+        (Colour::Orange, TrainWide) => &["orange", "bright orange", "apricot", "carrot-orange", "copper"],
+        (Colour::White, TrainWide) => &["white", "pure white", "chalk-white", "pearl", "bone-white"],
         (Colour::Red, Paraphrase) => &["crimson", "scarlet", "cherry-coloured"],
         (Colour::Green, Paraphrase) => &["emerald", "lime green", "grass-coloured"],
         (Colour::Blue, Paraphrase) => &["azure", "cobalt", "sapphire"],
@@ -52,6 +69,22 @@ fn background_words(bg: Background, style: CaptionStyle) -> &'static [&'static s
         (Background::Grey, Train) => &["a grey background", "grey", "a plain grey backdrop"],
         (Background::Navy, Train) => &["a navy background", "navy blue", "a dark blue backdrop"],
         (Background::Sand, Train) => &["a sand background", "sand", "a sandy beige backdrop"],
+        (Background::Black, TrainWide) => {
+            &["a black background", "black", "a dark black backdrop", "a coal-black backdrop", "a dark void"]
+        }
+        (Background::Grey, TrainWide) => {
+            &["a grey background", "grey", "a plain grey backdrop", "a silver-grey backdrop", "a neutral grey backdrop"]
+        }
+        (Background::Navy, TrainWide) => &[
+            "a navy background",
+            "navy blue",
+            "a dark blue backdrop",
+            "a deep navy backdrop",
+            "a marine-blue backdrop",
+        ],
+        (Background::Sand, TrainWide) => {
+            &["a sand background", "sand", "a sandy beige backdrop", "a khaki backdrop", "a dune-coloured backdrop"]
+        }
         (Background::Black, Paraphrase) => &["pitch darkness", "a jet-black field", "an ink-black canvas"],
         (Background::Grey, Paraphrase) => &["a gray canvas", "a slate-coloured field", "an ash-gray wall"],
         (Background::Navy, Paraphrase) => &["a midnight-blue canvas", "a deep indigo field", "a dark ocean-blue wall"],
@@ -70,6 +103,45 @@ fn motion_words(motion: Motion, style: CaptionStyle) -> &'static [&'static str] 
         (Motion::Shrink, Train) => &["shrinks", "gets smaller", "shrinks steadily", "becomes smaller"],
         (Motion::Rotate, Train) => &["rotates", "spins in place", "rotates slowly", "turns around its centre"],
         (Motion::Bounce, Train) => &["bounces", "bounces up and down", "keeps bouncing", "bounces on the floor"],
+        (Motion::Left, TrainWide) => &[
+            "moves to the left",
+            "slides left",
+            "travels from right to left",
+            "drifts leftwards",
+            "goes left",
+            "shifts to the left",
+        ],
+        (Motion::Right, TrainWide) => &[
+            "moves to the right",
+            "slides right",
+            "travels from left to right",
+            "drifts rightwards",
+            "goes right",
+            "shifts to the right",
+        ],
+        (Motion::Up, TrainWide) => {
+            &["moves up", "slides upwards", "travels from bottom to top", "drifts up", "climbs", "goes up"]
+        }
+        (Motion::Down, TrainWide) => {
+            &["moves down", "slides downwards", "travels from top to bottom", "drifts down", "drops", "goes down"]
+        }
+        (Motion::Grow, TrainWide) => {
+            &["grows", "grows larger", "gets bigger and bigger", "expands", "enlarges", "scales up"]
+        }
+        (Motion::Shrink, TrainWide) => {
+            &["shrinks", "gets smaller", "shrinks steadily", "becomes smaller", "scales down", "diminishes"]
+        }
+        (Motion::Rotate, TrainWide) => {
+            &["rotates", "spins in place", "rotates slowly", "turns around its centre", "spins", "whirls around"]
+        }
+        (Motion::Bounce, TrainWide) => &[
+            "bounces",
+            "bounces up and down",
+            "keeps bouncing",
+            "bounces on the floor",
+            "bobs",
+            "rebounds off the floor",
+        ],
         (Motion::Left, Paraphrase) => &["heads toward the left edge", "glides westward", "makes its way leftward"],
         (Motion::Right, Paraphrase) => &["heads toward the right edge", "glides eastward", "makes its way rightward"],
         (Motion::Up, Paraphrase) => &["rises", "floats toward the top", "ascends"],
@@ -85,6 +157,8 @@ fn size_words(size: Size, style: CaptionStyle) -> &'static [&'static str] {
     match (size, style) {
         (Size::Small, CaptionStyle::Train) => &["small", "little", ""],
         (Size::Large, CaptionStyle::Train) => &["large", "big", ""],
+        (Size::Small, CaptionStyle::TrainWide) => &["small", "little", "", "mini", "compact"],
+        (Size::Large, CaptionStyle::TrainWide) => &["large", "big", "", "giant", "oversized"],
         (Size::Small, CaptionStyle::Paraphrase) => &["tiny", "petite", ""],
         (Size::Large, CaptionStyle::Paraphrase) => &["huge", "hefty", ""],
     }
@@ -119,6 +193,7 @@ pub fn caption(scene: &Scene, style: CaptionStyle, seed: u64) -> String {
             let verb = rng.pick(motion_words(o.motion, style));
             let template = match style {
                 CaptionStyle::Train => rng.below(5),
+                CaptionStyle::TrainWide => [0, 1, 2, 3, 4, 9, 10][rng.below(7)],
                 CaptionStyle::Paraphrase => 5 + rng.below(4),
             };
             match template {
@@ -130,7 +205,9 @@ pub fn caption(scene: &Scene, style: CaptionStyle, seed: u64) -> String {
                 5 => format!("Watch as {a} {np} {verb} in front of {on_bg}."),
                 6 => format!("There is {a} {np} here; it {verb}. Behind it: {on_bg}."),
                 7 => format!("Clip showing {on_bg} where {a} {np} {verb}"),
-                _ => format!("{on_bg} with {a} {np} that {verb}"),
+                8 => format!("{on_bg} with {a} {np} that {verb}"),
+                9 => format!("Animation: {a} {np} {verb} over {on_bg}."),
+                _ => format!("Scene: the {np} {verb} on {on_bg}"),
             }
         }
         Kind::Encounter => {
@@ -139,6 +216,9 @@ pub fn caption(scene: &Scene, style: CaptionStyle, seed: u64) -> String {
             let nb = noun_phrase(&mut rng, b, style, false);
             let verb = match style {
                 CaptionStyle::Train => *rng.pick(&["move towards each other", "pass each other", "cross paths"]),
+                CaptionStyle::TrainWide => {
+                    *rng.pick(&["move towards each other", "pass each other", "cross paths", "slide past each other"])
+                }
                 CaptionStyle::Paraphrase => *rng.pick(&["approach one another", "meet and go past each other"]),
             };
             format!("{} {na} and {} {nb} {verb} on {on_bg}", article(&na), article(&nb))
@@ -164,23 +244,38 @@ mod tests {
         }
     }
 
+    /// Every word list of one style, attribute by attribute.
+    fn vocabulary(style: CaptionStyle) -> Vec<Vec<&'static str>> {
+        let mut lists: Vec<Vec<&str>> = Vec::new();
+        lists.extend(Shape::ALL.iter().map(|&x| shape_words(x, style).to_vec()));
+        lists.extend(Colour::ALL.iter().map(|&x| colour_words(x, style).to_vec()));
+        lists.extend(Background::ALL.iter().map(|&x| background_words(x, style).to_vec()));
+        lists.extend(Motion::ALL.iter().map(|&x| motion_words(x, style).to_vec()));
+        lists.extend(Size::ALL.iter().map(|&x| size_words(x, style).to_vec()));
+        lists
+    }
+
     #[test]
     fn paraphrase_vocabulary_is_disjoint_from_training() {
-        let train: Vec<&str> = Colour::ALL
-            .iter()
-            .flat_map(|&c| colour_words(c, CaptionStyle::Train).iter().copied())
-            .chain(Shape::ALL.iter().flat_map(|&s| shape_words(s, CaptionStyle::Train).iter().copied()))
-            .chain(Motion::ALL.iter().flat_map(|&m| motion_words(m, CaptionStyle::Train).iter().copied()))
-            .collect();
-        for &c in &Colour::ALL {
-            for w in colour_words(c, CaptionStyle::Paraphrase) {
-                assert!(!train.contains(w), "{w}");
+        let paraphrase: Vec<&str> = vocabulary(CaptionStyle::Paraphrase).concat();
+        for style in [CaptionStyle::Train, CaptionStyle::TrainWide] {
+            for w in vocabulary(style).concat() {
+                assert!(w.is_empty() || !paraphrase.contains(&w), "{w:?} is in {style:?} and the paraphrases");
             }
         }
-        for &m in &Motion::ALL {
-            for w in motion_words(m, CaptionStyle::Paraphrase) {
-                assert!(!train.contains(w), "{w}");
-            }
+    }
+
+    #[test]
+    fn the_wide_vocabulary_extends_the_training_one_without_ambiguity() {
+        let (base, wide) = (vocabulary(CaptionStyle::Train), vocabulary(CaptionStyle::TrainWide));
+        for (b, w) in base.iter().zip(&wide) {
+            assert!(b.iter().all(|x| w.contains(x)), "{b:?} not within {w:?}");
+            assert!(w.len() > b.len(), "{w:?} adds nothing");
+        }
+        // A word naming two values of one attribute would teach the model nothing.
+        let all = wide.concat();
+        for (i, x) in all.iter().enumerate() {
+            assert!(x.is_empty() || !all[i + 1..].contains(x), "{x:?} appears twice");
         }
     }
 }

@@ -25,6 +25,24 @@ pub enum Stage {
     All,
 }
 
+/// The caption vocabulary the transformer stage trains on (toyworld's training styles).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Captions {
+    /// The words and templates runs 1-3 of the committed model learnt from.
+    Train,
+    /// Those and as many synonyms again, still none a paraphrase uses.
+    TrainWide,
+}
+
+impl Captions {
+    pub fn style(self) -> toyworld::CaptionStyle {
+        match self {
+            Captions::Train => toyworld::CaptionStyle::Train,
+            Captions::TrainWide => toyworld::CaptionStyle::TrainWide,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Parser)]
 #[command(about = "Train the embedded default model (genvideo-mini) on toyworld")]
 pub struct Args {
@@ -68,6 +86,9 @@ pub struct Args {
     /// steer it.
     #[arg(long, default_value_t = 3.0)]
     pub time_shift: f64,
+    /// Caption vocabulary for the transformer stage; the captions are embedded when a run starts.
+    #[arg(long, value_enum, default_value = "train")]
+    pub captions: Captions,
     /// Clips encoded once for the transformer stage.
     #[arg(long, default_value_t = 2000)]
     pub clips: usize,

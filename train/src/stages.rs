@@ -12,7 +12,7 @@ use models::transformer_ltx::{LtxVideoTransformer3DModel, LtxVideoTransformer3DM
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 use toyworld::rng::Rng;
-use toyworld::{caption, CaptionStyle, Scene, Split};
+use toyworld::{caption, Scene, Split};
 
 use crate::adam::AdamW;
 use crate::{data, init, plot, Args};
@@ -313,7 +313,7 @@ fn dataset(args: &Args, device: Device) -> Result<Dataset, String> {
     let mut captions = Vec::new();
     for (i, scene) in scenes.iter().enumerate() {
         for k in 0..CAPTIONS_PER_CLIP {
-            captions.push(embed(&caption(scene, CaptionStyle::Train, (i as u64) * 31 + k))?);
+            captions.push(embed(&caption(scene, args.captions.style(), (i as u64) * 31 + k))?);
         }
         bar.inc(1);
     }
@@ -447,6 +447,7 @@ pub fn write_record(args: &Args, device: Device) -> Result<(), String> {
             "vae_frames": VAE_FRAMES,
             "transformer_clips": args.clips,
             "captions_per_clip": CAPTIONS_PER_CLIP,
+            "caption_style": format!("{:?}", args.captions.style()),
         },
         // A stage this work folder did not run keeps the settings it was trained with.
         "vae": if args.work.join("vae").join("summary.json").is_file() || previous["vae"].is_null() {
