@@ -17,6 +17,16 @@ pub enum CaptionStyle {
     Paraphrase,
 }
 
+/// The words `style` draws from one of the tables below. A table's `TrainWide` entries hold only
+/// what the wide style adds to `Train`'s, so the two cannot drift apart; `Train`'s come first, so
+/// a seed picks the same words whichever way the wide list is built.
+fn words(style: CaptionStyle, table: impl Fn(CaptionStyle) -> &'static [&'static str]) -> Vec<&'static str> {
+    match style {
+        CaptionStyle::TrainWide => [table(CaptionStyle::Train), table(CaptionStyle::TrainWide)].concat(),
+        _ => table(style).to_vec(),
+    }
+}
+
 fn shape_words(shape: Shape, style: CaptionStyle) -> &'static [&'static str] {
     use CaptionStyle::*;
     match (shape, style) {
@@ -24,10 +34,10 @@ fn shape_words(shape: Shape, style: CaptionStyle) -> &'static [&'static str] {
         (Shape::Square, Train) => &["square", "box", "square block"],
         (Shape::Triangle, Train) => &["triangle", "triangular shape"],
         (Shape::Star, Train) => &["star", "star shape"],
-        (Shape::Circle, TrainWide) => &["circle", "ball", "disc", "round circle", "bubble", "round shape"],
-        (Shape::Square, TrainWide) => &["square", "box", "square block", "block", "crate"],
-        (Shape::Triangle, TrainWide) => &["triangle", "triangular shape", "arrowhead", "delta"],
-        (Shape::Star, TrainWide) => &["star", "star shape", "pentagram", "spiky shape"],
+        (Shape::Circle, TrainWide) => &["bubble", "round shape"],
+        (Shape::Square, TrainWide) => &["block", "crate"],
+        (Shape::Triangle, TrainWide) => &["arrowhead", "delta"],
+        (Shape::Star, TrainWide) => &["pentagram", "spiky shape"],
         (Shape::Circle, Paraphrase) => &["round dot", "orb", "sphere"],
         (Shape::Square, Paraphrase) => &["cube", "quadrilateral with equal sides", "tile"],
         (Shape::Triangle, Paraphrase) => &["three-sided shape", "pyramid", "wedge"],
@@ -45,13 +55,13 @@ fn colour_words(colour: Colour, style: CaptionStyle) -> &'static [&'static str] 
         (Colour::Purple, Train) => &["purple", "deep purple"],
         (Colour::Orange, Train) => &["orange", "bright orange"],
         (Colour::White, Train) => &["white", "pure white"],
-        (Colour::Red, TrainWide) => &["red", "bright red", "ruby", "blood-red", "tomato-red"],
-        (Colour::Green, TrainWide) => &["green", "bright green", "jade", "leaf-green", "forest green"],
-        (Colour::Blue, TrainWide) => &["blue", "bright blue", "sky-blue", "royal blue", "cerulean"],
-        (Colour::Yellow, TrainWide) => &["yellow", "bright yellow", "mustard", "banana-yellow", "sunflower-yellow"],
-        (Colour::Purple, TrainWide) => &["purple", "deep purple", "mauve", "lilac", "amethyst"],
-        (Colour::Orange, TrainWide) => &["orange", "bright orange", "apricot", "carrot-orange", "copper"],
-        (Colour::White, TrainWide) => &["white", "pure white", "chalk-white", "pearl", "bone-white"],
+        (Colour::Red, TrainWide) => &["ruby", "blood-red", "tomato-red"],
+        (Colour::Green, TrainWide) => &["jade", "leaf-green", "forest green"],
+        (Colour::Blue, TrainWide) => &["sky-blue", "royal blue", "cerulean"],
+        (Colour::Yellow, TrainWide) => &["mustard", "banana-yellow", "sunflower-yellow"],
+        (Colour::Purple, TrainWide) => &["mauve", "lilac", "amethyst"],
+        (Colour::Orange, TrainWide) => &["apricot", "carrot-orange", "copper"],
+        (Colour::White, TrainWide) => &["chalk-white", "pearl", "bone-white"],
         (Colour::Red, Paraphrase) => &["crimson", "scarlet", "cherry-coloured"],
         (Colour::Green, Paraphrase) => &["emerald", "lime green", "grass-coloured"],
         (Colour::Blue, Paraphrase) => &["azure", "cobalt", "sapphire"],
@@ -69,22 +79,10 @@ fn background_words(bg: Background, style: CaptionStyle) -> &'static [&'static s
         (Background::Grey, Train) => &["a grey background", "grey", "a plain grey backdrop"],
         (Background::Navy, Train) => &["a navy background", "navy blue", "a dark blue backdrop"],
         (Background::Sand, Train) => &["a sand background", "sand", "a sandy beige backdrop"],
-        (Background::Black, TrainWide) => {
-            &["a black background", "black", "a dark black backdrop", "a coal-black backdrop", "a dark void"]
-        }
-        (Background::Grey, TrainWide) => {
-            &["a grey background", "grey", "a plain grey backdrop", "a silver-grey backdrop", "a neutral grey backdrop"]
-        }
-        (Background::Navy, TrainWide) => &[
-            "a navy background",
-            "navy blue",
-            "a dark blue backdrop",
-            "a deep navy backdrop",
-            "a marine-blue backdrop",
-        ],
-        (Background::Sand, TrainWide) => {
-            &["a sand background", "sand", "a sandy beige backdrop", "a khaki backdrop", "a dune-coloured backdrop"]
-        }
+        (Background::Black, TrainWide) => &["a coal-black backdrop", "a dark void"],
+        (Background::Grey, TrainWide) => &["a silver-grey backdrop", "a neutral grey backdrop"],
+        (Background::Navy, TrainWide) => &["a deep navy backdrop", "a marine-blue backdrop"],
+        (Background::Sand, TrainWide) => &["a khaki backdrop", "a dune-coloured backdrop"],
         (Background::Black, Paraphrase) => &["pitch darkness", "a jet-black field", "an ink-black canvas"],
         (Background::Grey, Paraphrase) => &["a gray canvas", "a slate-coloured field", "an ash-gray wall"],
         (Background::Navy, Paraphrase) => &["a midnight-blue canvas", "a deep indigo field", "a dark ocean-blue wall"],
@@ -103,45 +101,14 @@ fn motion_words(motion: Motion, style: CaptionStyle) -> &'static [&'static str] 
         (Motion::Shrink, Train) => &["shrinks", "gets smaller", "shrinks steadily", "becomes smaller"],
         (Motion::Rotate, Train) => &["rotates", "spins in place", "rotates slowly", "turns around its centre"],
         (Motion::Bounce, Train) => &["bounces", "bounces up and down", "keeps bouncing", "bounces on the floor"],
-        (Motion::Left, TrainWide) => &[
-            "moves to the left",
-            "slides left",
-            "travels from right to left",
-            "drifts leftwards",
-            "goes left",
-            "shifts to the left",
-        ],
-        (Motion::Right, TrainWide) => &[
-            "moves to the right",
-            "slides right",
-            "travels from left to right",
-            "drifts rightwards",
-            "goes right",
-            "shifts to the right",
-        ],
-        (Motion::Up, TrainWide) => {
-            &["moves up", "slides upwards", "travels from bottom to top", "drifts up", "climbs", "goes up"]
-        }
-        (Motion::Down, TrainWide) => {
-            &["moves down", "slides downwards", "travels from top to bottom", "drifts down", "drops", "goes down"]
-        }
-        (Motion::Grow, TrainWide) => {
-            &["grows", "grows larger", "gets bigger and bigger", "expands", "enlarges", "scales up"]
-        }
-        (Motion::Shrink, TrainWide) => {
-            &["shrinks", "gets smaller", "shrinks steadily", "becomes smaller", "scales down", "diminishes"]
-        }
-        (Motion::Rotate, TrainWide) => {
-            &["rotates", "spins in place", "rotates slowly", "turns around its centre", "spins", "whirls around"]
-        }
-        (Motion::Bounce, TrainWide) => &[
-            "bounces",
-            "bounces up and down",
-            "keeps bouncing",
-            "bounces on the floor",
-            "bobs",
-            "rebounds off the floor",
-        ],
+        (Motion::Left, TrainWide) => &["goes left", "shifts to the left"],
+        (Motion::Right, TrainWide) => &["goes right", "shifts to the right"],
+        (Motion::Up, TrainWide) => &["climbs", "goes up"],
+        (Motion::Down, TrainWide) => &["drops", "goes down"],
+        (Motion::Grow, TrainWide) => &["enlarges", "scales up"],
+        (Motion::Shrink, TrainWide) => &["scales down", "diminishes"],
+        (Motion::Rotate, TrainWide) => &["spins", "whirls around"],
+        (Motion::Bounce, TrainWide) => &["bobs", "rebounds off the floor"],
         (Motion::Left, Paraphrase) => &["heads toward the left edge", "glides westward", "makes its way leftward"],
         (Motion::Right, Paraphrase) => &["heads toward the right edge", "glides eastward", "makes its way rightward"],
         (Motion::Up, Paraphrase) => &["rises", "floats toward the top", "ascends"],
@@ -157,17 +124,25 @@ fn size_words(size: Size, style: CaptionStyle) -> &'static [&'static str] {
     match (size, style) {
         (Size::Small, CaptionStyle::Train) => &["small", "little", ""],
         (Size::Large, CaptionStyle::Train) => &["large", "big", ""],
-        (Size::Small, CaptionStyle::TrainWide) => &["small", "little", "", "mini", "compact"],
-        (Size::Large, CaptionStyle::TrainWide) => &["large", "big", "", "giant", "oversized"],
+        (Size::Small, CaptionStyle::TrainWide) => &["mini", "compact"],
+        (Size::Large, CaptionStyle::TrainWide) => &["giant", "oversized"],
         (Size::Small, CaptionStyle::Paraphrase) => &["tiny", "petite", ""],
         (Size::Large, CaptionStyle::Paraphrase) => &["huge", "hefty", ""],
     }
 }
 
+fn encounter_words(style: CaptionStyle) -> &'static [&'static str] {
+    match style {
+        CaptionStyle::Train => &["move towards each other", "pass each other", "cross paths"],
+        CaptionStyle::TrainWide => &["slide past each other"],
+        CaptionStyle::Paraphrase => &["approach one another", "meet and go past each other"],
+    }
+}
+
 fn noun_phrase(rng: &mut Rng, o: &Object, style: CaptionStyle, with_size: bool) -> String {
-    let colour = rng.pick(colour_words(o.colour, style));
-    let shape = rng.pick(shape_words(o.shape, style));
-    let size = if with_size { *rng.pick(size_words(o.size, style)) } else { "" };
+    let colour = *rng.pick(&words(style, |s| colour_words(o.colour, s)));
+    let shape = *rng.pick(&words(style, |s| shape_words(o.shape, s)));
+    let size = if with_size { *rng.pick(&words(style, |s| size_words(o.size, s))) } else { "" };
     let words: Vec<&str> = [size, colour, shape].into_iter().filter(|w| !w.is_empty()).collect();
     words.join(" ")
 }
@@ -182,7 +157,7 @@ fn article(phrase: &str) -> &'static str {
 /// A caption for `scene` in `style`; `seed` picks the template and words.
 pub fn caption(scene: &Scene, style: CaptionStyle, seed: u64) -> String {
     let mut rng = Rng::new(seed ^ 0xCA97_1015);
-    let bg = *rng.pick(background_words(scene.background, style));
+    let bg = *rng.pick(&words(style, |s| background_words(scene.background, s)));
     // "on black" reads badly; bare colour words take "a ... background".
     let on_bg = if bg.contains(' ') { bg.to_string() } else { format!("a {bg} background") };
     match scene.kind {
@@ -190,7 +165,7 @@ pub fn caption(scene: &Scene, style: CaptionStyle, seed: u64) -> String {
             let o = scene.subject();
             let np = noun_phrase(&mut rng, o, style, true);
             let a = article(&np);
-            let verb = rng.pick(motion_words(o.motion, style));
+            let verb = *rng.pick(&words(style, |s| motion_words(o.motion, s)));
             let template = match style {
                 CaptionStyle::Train => rng.below(5),
                 CaptionStyle::TrainWide => [0, 1, 2, 3, 4, 9, 10][rng.below(7)],
@@ -214,13 +189,7 @@ pub fn caption(scene: &Scene, style: CaptionStyle, seed: u64) -> String {
             let (a, b) = (&scene.objects[0], &scene.objects[1]);
             let na = noun_phrase(&mut rng, a, style, false);
             let nb = noun_phrase(&mut rng, b, style, false);
-            let verb = match style {
-                CaptionStyle::Train => *rng.pick(&["move towards each other", "pass each other", "cross paths"]),
-                CaptionStyle::TrainWide => {
-                    *rng.pick(&["move towards each other", "pass each other", "cross paths", "slide past each other"])
-                }
-                CaptionStyle::Paraphrase => *rng.pick(&["approach one another", "meet and go past each other"]),
-            };
+            let verb = *rng.pick(&words(style, encounter_words));
             format!("{} {na} and {} {nb} {verb} on {on_bg}", article(&na), article(&nb))
         }
     }
@@ -247,11 +216,12 @@ mod tests {
     /// Every word list of one style, attribute by attribute.
     fn vocabulary(style: CaptionStyle) -> Vec<Vec<&'static str>> {
         let mut lists: Vec<Vec<&str>> = Vec::new();
-        lists.extend(Shape::ALL.iter().map(|&x| shape_words(x, style).to_vec()));
-        lists.extend(Colour::ALL.iter().map(|&x| colour_words(x, style).to_vec()));
-        lists.extend(Background::ALL.iter().map(|&x| background_words(x, style).to_vec()));
-        lists.extend(Motion::ALL.iter().map(|&x| motion_words(x, style).to_vec()));
-        lists.extend(Size::ALL.iter().map(|&x| size_words(x, style).to_vec()));
+        lists.extend(Shape::ALL.iter().map(|&x| words(style, |s| shape_words(x, s))));
+        lists.extend(Colour::ALL.iter().map(|&x| words(style, |s| colour_words(x, s))));
+        lists.extend(Background::ALL.iter().map(|&x| words(style, |s| background_words(x, s))));
+        lists.extend(Motion::ALL.iter().map(|&x| words(style, |s| motion_words(x, s))));
+        lists.extend(Size::ALL.iter().map(|&x| words(style, |s| size_words(x, s))));
+        lists.push(words(style, encounter_words));
         lists
     }
 
