@@ -114,5 +114,9 @@ pub struct Args {
     /// as --init-from has them.
     #[arg(long, requires = "init_from")]
     pub decoder_only: bool,
+    /// With --decoder-only: initialise the decoder afresh from the model folder's `vae/config.json`
+    /// (its `decoder_*` entries may differ from --init-from's) instead of continuing --init-from's.
+    #[arg(long, requires = "decoder_only")]
+    pub fresh_decoder: bool,
 }
 

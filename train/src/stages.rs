@@ -161,13 +161,44 @@ fn init_from(vs: &VarStore, args: &Args, component: &str) -> Result<bool, String
     Ok(true)
 }
 
+/// Copies `--init-from`'s encoder and latent statistics into `vs`, whose decoder (the model
+/// folder's config, which may be larger than `--init-from`'s) keeps its fresh initialisation:
+/// the latents, and so the transformer trained on them, stay valid while the decoder is rebuilt.
+fn init_encoder_from(vs: &VarStore, args: &Args) -> Result<bool, String> {
+    let Some(from) = &args.init_from else { return Ok(false) };
+    let dir = from.join("vae");
+    let source = VarStore::new(vs.device());
+    AutoencoderKlLtxVideo::new(&source.root(), read_config(&dir).map_err(err)?).map_err(err)?;
+    Checkpoint::open(&dir.join(WEIGHTS)).and_then(|c| c.load_into(&source, "", &[])).map_err(err)?;
+    let source = source.variables();
+    let mut copied = 0;
+    tch::no_grad(|| -> Result<(), String> {
+        for (name, mut t) in vs.variables() {
+            if name.starts_with("decoder.") {
+                continue;
+            }
+            let s = source.get(&name).ok_or_else(|| format!("{}: no {name}, which the model folder's config has", dir.display()))?;
+            if s.size() != t.size() {
+                let (have, want) = (s.size(), t.size());
+                return Err(format!("{}: {name} is {have:?}, the model folder's config has {want:?}", dir.display()));
+            }
+            t.copy_(s);
+            copied += 1;
+        }
+        Ok(())
+    })?;
+    eprintln!("vae: encoder and latent statistics ({copied} tensors) from {}, a fresh decoder", dir.display());
+    Ok(true)
+}
+
 pub fn train_vae(args: &Args, device: Device) -> Result<(), String> {
     let config: AutoencoderKlLtxVideoConfig = read_config(&args.model.join("vae")).map_err(err)?;
     let vs = VarStore::new(device);
     let mut vae = AutoencoderKlLtxVideo::new(&vs.root(), config).map_err(err)?;
     tch::manual_seed(args.seed as i64);
     let mut params = init::initialise(&vs, &["latents_mean", "latents_std"]);
-    if init_from(&vs, args, "vae")? {
+    let started_from = if args.fresh_decoder { init_encoder_from(&vs, args)? } else { init_from(&vs, args, "vae")? };
+    if started_from {
         if args.decoder_only {
             params.retain(|(name, p)| {
                 let train = name.starts_with("decoder.");
@@ -451,7 +482,7 @@ pub fn write_record(args: &Args, device: Device) -> Result<(), String> {
         },
         // A stage this work folder did not run keeps the settings it was trained with.
         "vae": if args.work.join("vae").join("summary.json").is_file() || previous["vae"].is_null() {
-            serde_json::json!({ "batch": args.vae_batch, "lr": args.vae_lr, "decoder_only": args.decoder_only, "loss": "L1 + MSE on the posterior means, pixels weighted by 1 + 10 x distance from the crop median, + edge_weight x relative error of neighbouring-pixel and -frame differences", "object_weight": OBJECT_WEIGHT, "edge_weight": args.edge_weight, "result": summary("vae") })
+            serde_json::json!({ "batch": args.vae_batch, "lr": args.vae_lr, "decoder_only": args.decoder_only, "fresh_decoder": args.fresh_decoder, "loss": "L1 + MSE on the posterior means, pixels weighted by 1 + 10 x distance from the crop median, + edge_weight x relative error of neighbouring-pixel and -frame differences", "object_weight": OBJECT_WEIGHT, "edge_weight": args.edge_weight, "result": summary("vae") })
         } else {
             previous["vae"].clone()
         },
@@ -496,6 +527,49 @@ mod tests {
         let _ = (other.root() / "proj").zeros("bias", &[3]);
         let e = init_from(&other, &args, "transformer").unwrap_err();
         assert!(e.contains("missing keys: proj.bias"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn fresh_decoder_takes_the_encoder_and_leaves_a_wider_decoder_as_initialised() {
+        let dir = std::env::temp_dir().join(format!("genvideo-fresh-decoder-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("vae")).unwrap();
+        let small = AutoencoderKlLtxVideoConfig {
+            latent_channels: 8,
+            block_out_channels: vec![8, 16, 32, 32],
+            decoder_block_out_channels: vec![8, 16, 32, 32],
+            ..Default::default()
+        };
+        let json = r#"{"latent_channels": 8, "block_out_channels": [8, 16, 32, 32], "decoder_block_out_channels": [8, 16, 32, 32]}"#;
+        std::fs::write(dir.join("vae").join("config.json"), json).unwrap();
+        let saved = VarStore::new(Device::Cpu);
+        AutoencoderKlLtxVideo::new(&saved.root(), small.clone()).unwrap();
+        tch::manual_seed(1);
+        init::initialise(&saved, &[]);
+        save_weights(&saved, &dir.join("vae")).unwrap();
+
+        let wide = AutoencoderKlLtxVideoConfig { decoder_block_out_channels: vec![16, 32, 48, 48], ..small.clone() };
+        let vs = VarStore::new(Device::Cpu);
+        AutoencoderKlLtxVideo::new(&vs.root(), wide).unwrap();
+        tch::manual_seed(2);
+        init::initialise(&vs, &[]);
+        let before = vs.variables()["decoder.conv_in.conv.weight"].copy();
+        let args = Args::parse_from(["genvideo-train", "--init-from", dir.to_str().unwrap(), "--decoder-only", "--fresh-decoder"]);
+        assert!(init_encoder_from(&vs, &args).unwrap());
+        let (got, want) = (vs.variables(), saved.variables());
+        for name in ["encoder.conv_in.conv.weight", "encoder.conv_out.conv.weight", "latents_std"] {
+            let expected = want[name].to_kind(Kind::Half).to_kind(Kind::Float);
+            assert!(got[name].allclose(&expected, 0.0, 0.0, false), "{name}");
+        }
+        assert!(got["decoder.conv_in.conv.weight"].equal(&before), "the decoder keeps its fresh initialisation");
+
+        // An encoder of another size is refused by name.
+        let other = AutoencoderKlLtxVideoConfig { block_out_channels: vec![8, 16, 32, 64], ..small };
+        let vs = VarStore::new(Device::Cpu);
+        AutoencoderKlLtxVideo::new(&vs.root(), other).unwrap();
+        let e = init_encoder_from(&vs, &args).unwrap_err();
+        assert!(e.contains(" encoder."), "{e}");
+        assert!(e.contains("model folder's config has"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 
