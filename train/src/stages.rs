@@ -448,7 +448,10 @@ pub fn train_transformer(args: &Args, device: Device) -> Result<(), String> {
 /// `training_record.json` and `loss.png` in the model folder, from what the work folder holds.
 pub fn write_record(args: &Args, device: Device) -> Result<(), String> {
     let (vae, transformer) = (read_losses(&args.work.join("vae")), read_losses(&args.work.join("transformer")));
-    plot::plot(&[("vae", &vae), ("transformer", &transformer)], &args.model.join("loss.png"))?;
+    // One panel per stage this work folder trained (a decoder fine-tune has no transformer curve).
+    let stages: Vec<(&str, &[(i64, f64)])> =
+        [("vae", &vae[..]), ("transformer", &transformer[..])].into_iter().filter(|s| !s.1.is_empty()).collect();
+    plot::plot(&stages, &args.model.join("loss.png"))?;
     let path = args.model.join("training_record.json");
     // The committed weights may come from several runs in different work folders (a transformer
     // continued from a committed model): what this work folder does not hold, the previous
@@ -464,6 +467,13 @@ pub fn write_record(args: &Args, device: Device) -> Result<(), String> {
             .unwrap_or_else(|| previous[stage]["result"].clone())
     };
     let history = previous["history"].clone();
+    // A stage this work folder did not run keeps the settings it was trained with.
+    let ran = |stage: &str| args.work.join(stage).join("summary.json").is_file() || previous[stage].is_null();
+    let (mut clips, mut caption_style) =
+        (serde_json::json!(args.clips), serde_json::json!(format!("{:?}", args.captions.style())));
+    if !ran("transformer") {
+        (clips, caption_style) = (previous["data"]["transformer_clips"].clone(), previous["data"]["caption_style"].clone());
+    }
     let record = serde_json::json!({
         "command": std::env::args().collect::<Vec<_>>().join(" "),
         "seed": args.seed,
@@ -476,25 +486,31 @@ pub fn write_record(args: &Args, device: Device) -> Result<(), String> {
             "fps": FPS,
             "vae_crop": VAE_CROP,
             "vae_frames": VAE_FRAMES,
-            "transformer_clips": args.clips,
+            "transformer_clips": clips,
             "captions_per_clip": CAPTIONS_PER_CLIP,
-            "caption_style": format!("{:?}", args.captions.style()),
+            "caption_style": caption_style,
         },
-        // A stage this work folder did not run keeps the settings it was trained with.
-        "vae": if args.work.join("vae").join("summary.json").is_file() || previous["vae"].is_null() {
+        "vae": if ran("vae") {
             serde_json::json!({ "batch": args.vae_batch, "lr": args.vae_lr, "decoder_only": args.decoder_only, "fresh_decoder": args.fresh_decoder, "loss": "L1 + MSE on the posterior means, pixels weighted by 1 + 10 x distance from the crop median, + edge_weight x relative error of neighbouring-pixel and -frame differences", "object_weight": OBJECT_WEIGHT, "edge_weight": args.edge_weight, "result": summary("vae") })
         } else {
             previous["vae"].clone()
         },
-        "transformer": {
-            "batch": args.transformer_batch,
-            "lr": TRANSFORMER_LR,
-            "text_dropout": TEXT_DROPOUT,
-            "noise_levels": format!("logit-normal(0, 1), shifted by --time-shift ({} in the last run)", args.time_shift),
-            "init_from": args.init_from.as_ref().map(|p| p.display().to_string()),
-            "result": summary("transformer"),
+        "transformer": if ran("transformer") {
+            serde_json::json!({
+                "batch": args.transformer_batch,
+                "lr": TRANSFORMER_LR,
+                "text_dropout": TEXT_DROPOUT,
+                "noise_levels": format!("logit-normal(0, 1), shifted by --time-shift ({} in the last run)", args.time_shift),
+                "init_from": args.init_from.as_ref().map(|p| p.display().to_string()),
+                "result": summary("transformer"),
+            })
+        } else {
+            previous["transformer"].clone()
         },
-        "loss_curve": "loss.png (left: VAE, right: transformer; log scale, grid lines at powers of ten)",
+        "loss_curve": format!(
+            "loss.png ({}; log scale, grid lines at powers of ten)",
+            stages.iter().map(|s| s.0).collect::<Vec<_>>().join(", then ")
+        ),
         "history": history,
     });
     std::fs::write(&path, serde_json::to_string_pretty(&record).map_err(err)?).map_err(err)?;
@@ -570,6 +586,38 @@ mod tests {
         let e = init_encoder_from(&vs, &args).unwrap_err();
         assert!(e.contains(" encoder."), "{e}");
         assert!(e.contains("model folder's config has"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_decoder_run_keeps_the_recorded_transformer_and_its_captions() {
+        let dir = std::env::temp_dir().join(format!("genvideo-record-{}", std::process::id()));
+        let (model, work) = (dir.join("model"), dir.join("work"));
+        std::fs::create_dir_all(work.join("vae")).unwrap();
+        std::fs::create_dir_all(&model).unwrap();
+        let previous = serde_json::json!({
+            "data": { "transformer_clips": 2000, "caption_style": "TrainWide" },
+            "vae": { "result": { "steps": 1 } },
+            "transformer": { "batch": 8, "result": { "steps": 3200 } },
+            "history": ["run 4"],
+        });
+        std::fs::write(model.join("training_record.json"), previous.to_string()).unwrap();
+        std::fs::write(work.join("vae").join("losses.csv"), "1,0.5\n2,0.25\n").unwrap();
+        std::fs::write(work.join("vae").join("summary.json"), r#"{"steps": 2}"#).unwrap();
+        let (m, w) = (model.to_str().unwrap(), work.to_str().unwrap());
+        let args = Args::parse_from(["genvideo-train", "vae", "--model", m, "--work", w, "--clips", "5"]);
+        write_record(&args, Device::Cpu).unwrap();
+        let record: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(model.join("training_record.json")).unwrap()).unwrap();
+        assert_eq!(record["vae"]["result"]["steps"], 2, "this run's VAE");
+        assert_eq!(record["transformer"], previous["transformer"]);
+        assert_eq!(record["data"]["caption_style"], "TrainWide");
+        assert_eq!(record["data"]["transformer_clips"], 2000);
+        assert_eq!(record["history"], previous["history"]);
+        assert!(record["loss_curve"].as_str().unwrap().starts_with("loss.png (vae;"), "{}", record["loss_curve"]);
+        // One panel: the VAE's.
+        let png = image::open(model.join("loss.png")).unwrap();
+        assert_eq!(png.width(), 480);
         let _ = std::fs::remove_dir_all(&dir);
     }
 
