@@ -469,11 +469,11 @@ pub fn write_record(args: &Args, device: Device) -> Result<(), String> {
     let history = previous["history"].clone();
     // A stage this work folder did not run keeps the settings it was trained with.
     let ran = |stage: &str| args.work.join(stage).join("summary.json").is_file() || previous[stage].is_null();
-    let (mut clips, mut caption_style) =
-        (serde_json::json!(args.clips), serde_json::json!(format!("{:?}", args.captions.style())));
-    if !ran("transformer") {
-        (clips, caption_style) = (previous["data"]["transformer_clips"].clone(), previous["data"]["caption_style"].clone());
-    }
+    let (clips, caption_style) = if ran("transformer") {
+        (serde_json::json!(args.clips), serde_json::json!(format!("{:?}", args.captions.style())))
+    } else {
+        (previous["data"]["transformer_clips"].clone(), previous["data"]["caption_style"].clone())
+    };
     let record = serde_json::json!({
         "command": std::env::args().collect::<Vec<_>>().join(" "),
         "seed": args.seed,
@@ -550,14 +550,9 @@ mod tests {
     fn fresh_decoder_takes_the_encoder_and_leaves_a_wider_decoder_as_initialised() {
         let dir = std::env::temp_dir().join(format!("genvideo-fresh-decoder-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("vae")).unwrap();
-        let small = AutoencoderKlLtxVideoConfig {
-            latent_channels: 8,
-            block_out_channels: vec![8, 16, 32, 32],
-            decoder_block_out_channels: vec![8, 16, 32, 32],
-            ..Default::default()
-        };
         let json = r#"{"latent_channels": 8, "block_out_channels": [8, 16, 32, 32], "decoder_block_out_channels": [8, 16, 32, 32]}"#;
         std::fs::write(dir.join("vae").join("config.json"), json).unwrap();
+        let small: AutoencoderKlLtxVideoConfig = serde_json::from_str(json).unwrap();
         let saved = VarStore::new(Device::Cpu);
         AutoencoderKlLtxVideo::new(&saved.root(), small.clone()).unwrap();
         tch::manual_seed(1);
