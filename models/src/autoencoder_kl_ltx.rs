@@ -43,7 +43,7 @@
 //!
 //! Inputs are cast to the model's device and dtype; results stay there. Noise injection draws
 //! from libtorch's global generator exactly as diffusers does (`generator=None`), so
-//! `tch::manual_seed(s)` before `decode` reproduces `torch.manual_seed(s)` before `vae.decode`
+//! `rng::seeded(s, || vae.decode(..))` reproduces `torch.manual_seed(s)` before `vae.decode`
 //! bit for bit on the same device.
 
 use std::path::Path;
@@ -297,7 +297,7 @@ fn rms_norm_channels(x: &Tensor) -> Result<Tensor> {
 /// global generator, shared by every batch entry, frame and channel as in diffusers.
 fn add_spatial_noise(h: &Tensor, scale: &Tensor) -> Result<Tensor> {
     let size = h.size();
-    let noise = Tensor::f_randn([size[3], size[4]], (h.kind(), h.device()))?;
+    let noise = crate::rng::unseeded(|| Tensor::f_randn([size[3], size[4]], (h.kind(), h.device())))?;
     let noise = noise.f_unsqueeze(0)?.f_mul(scale)?.f_unsqueeze(0)?.f_unsqueeze(2)?;
     Ok(h.f_add(&noise)?)
 }

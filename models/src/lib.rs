@@ -7,6 +7,7 @@ pub mod autoencoder_kl_ltx;
 pub mod bert;
 pub mod pipeline_ltx;
 pub mod rife;
+pub mod rng;
 pub mod scheduler;
 pub mod seam;
 pub mod t5;

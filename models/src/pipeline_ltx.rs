@@ -140,14 +140,12 @@ pub trait NoiseSource {
 
 /// The production source: draw `i` of a request with seed `s` is libtorch's normal generator
 /// seeded from `(s, i)`, so results do not depend on which thread renders or on other
-/// concurrent generations (the libtorch generator is process-wide; a lock serialises the
-/// seed-and-draw pair).
+/// concurrent generations (the libtorch generator is process-wide; `rng::seeded` serialises
+/// the seed-and-draw pair against every other draw).
 pub struct SeededNoise {
     seed: u64,
     draws: u64,
 }
-
-static RNG_LOCK: parking_lot::Mutex<()> = parking_lot::const_mutex(());
 
 impl SeededNoise {
     pub fn new(seed: u64) -> Self {
@@ -163,9 +161,7 @@ impl NoiseSource for SeededNoise {
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^= z >> 31;
         self.draws += 1;
-        let _guard = RNG_LOCK.lock();
-        tch::manual_seed((z >> 1) as i64);
-        Ok(Tensor::f_randn(shape, (Kind::Float, Device::Cpu))?)
+        Ok(crate::rng::seeded((z >> 1) as i64, || Tensor::f_randn(shape, (Kind::Float, Device::Cpu)))?)
     }
 }
 
@@ -990,7 +986,7 @@ mod tests {
 
     #[test]
     fn pack_and_unpack_are_inverse() {
-        let x = Tensor::randn([1, 4, 3, 4, 6], (Kind::Float, Device::Cpu));
+        let x = crate::rng::randn(&[1, 4, 3, 4, 6]);
         for (p, pt) in [(1, 1), (2, 1), (2, 3)] {
             let packed = pack_latents(&x, p, pt).unwrap();
             assert_eq!(packed.size(), [1, 3 / pt * 4 / p * 6 / p, 4 * p * p * pt]);

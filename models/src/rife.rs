@@ -627,8 +627,8 @@ mod tests {
         let _ = std::fs::remove_file(&path);
         let rife = rife.unwrap();
         // All-zero weights predict no motion and a zero mask logit: an even blend of the frames.
-        let img0 = Tensor::rand([2, 3, 37, 50], tch::kind::FLOAT_CPU);
-        let img1 = Tensor::rand([2, 3, 37, 50], tch::kind::FLOAT_CPU);
+        let img0 = crate::rng::rand(&[2, 3, 37, 50]);
+        let img1 = crate::rng::rand(&[2, 3, 37, 50]);
         let out = rife.interpolate(&img0, &img1, 0.25, 1.0).unwrap();
         assert_eq!(out.size(), [2, 3, 37, 50]);
         let expected = (&img0 + &img1) / 2.0;
@@ -644,16 +644,16 @@ mod tests {
         let rife = Rife::load(&path, Device::Cpu);
         let _ = std::fs::remove_file(&path);
         let rife = rife.unwrap();
-        let a = Tensor::rand([1, 3, 16, 24], tch::kind::FLOAT_CPU);
+        let a = crate::rng::rand(&[1, 3, 16, 24]);
         let invalid = |r: Result<Tensor, ModelError>| match r {
             Err(ModelError::InvalidInput(msg)) => msg,
             Err(other) => panic!("wrong error {other}"),
             Ok(_) => panic!("accepted"),
         };
-        let msg = invalid(rife.interpolate(&a, &Tensor::rand([1, 3, 16, 25], tch::kind::FLOAT_CPU), 0.5, 1.0));
+        let msg = invalid(rife.interpolate(&a, &crate::rng::rand(&[1, 3, 16, 25]), 0.5, 1.0));
         assert!(msg.contains("shapes differ"), "{msg}");
         invalid(rife.interpolate(&a.i(0), &a.i(0), 0.5, 1.0));
-        invalid(rife.interpolate(&Tensor::rand([1, 4, 16, 24], tch::kind::FLOAT_CPU), &a.rand_like(), 0.5, 1.0));
+        invalid(rife.interpolate(&crate::rng::rand(&[1, 4, 16, 24]), &crate::rng::rand(&[1, 3, 16, 24]), 0.5, 1.0));
         invalid(rife.interpolate(&a, &a.to_kind(Kind::Double), 0.5, 1.0));
         invalid(rife.interpolate(&a, &a, 1.5, 1.0));
         invalid(rife.interpolate(&a, &a, f64::NAN, 1.0));
@@ -667,21 +667,22 @@ mod tests {
     #[test]
     fn reused_workspace_gives_fresh_results() {
         let path = scratch("random");
-        tch::manual_seed(7);
-        write_checkpoint_with(&path, &[], &[], |t| {
-            tch::no_grad(|| t.copy_(&(t.randn_like() * 0.05)));
+        crate::rng::seeded(7, || {
+            write_checkpoint_with(&path, &[], &[], |t| {
+                tch::no_grad(|| t.copy_(&(t.randn_like() * 0.05)));
+            })
         });
         let (warm, fresh) = (Rife::load(&path, Device::Cpu), Rife::load(&path, Device::Cpu));
         let _ = std::fs::remove_file(&path);
         let (warm, fresh) = (warm.unwrap(), fresh.unwrap());
         // Both sizes pad to 128x256, so the second call reuses the first one's buffers.
         let big = (
-            Tensor::rand([1, 3, 120, 140], tch::kind::FLOAT_CPU),
-            Tensor::rand([1, 3, 120, 140], tch::kind::FLOAT_CPU),
+            crate::rng::rand(&[1, 3, 120, 140]),
+            crate::rng::rand(&[1, 3, 120, 140]),
         );
         let small = (
-            Tensor::rand([1, 3, 100, 130], tch::kind::FLOAT_CPU),
-            Tensor::rand([1, 3, 100, 130], tch::kind::FLOAT_CPU),
+            crate::rng::rand(&[1, 3, 100, 130]),
+            crate::rng::rand(&[1, 3, 100, 130]),
         );
         let first = warm.interpolate(&big.0, &big.1, 0.5, 1.0).unwrap();
         let reused = warm.interpolate(&small.0, &small.1, 0.3, 1.0).unwrap();
@@ -698,10 +699,10 @@ mod tests {
     fn decimated_warp_matches_full_warp_then_shrink() {
         let _guard = tch::no_grad_guard();
         let (img0, img1) =
-            (Tensor::rand([2, 3, 64, 96], tch::kind::FLOAT_CPU), Tensor::rand([2, 3, 64, 96], tch::kind::FLOAT_CPU));
+            (crate::rng::rand(&[2, 3, 64, 96]), crate::rng::rand(&[2, 3, 64, 96]));
         let mut ws = Workspace::new(2, (64, 96), Device::Cpu, Layout::Nhwc).unwrap();
         ws.load(&img0, &img1, 0.5).unwrap();
-        let flow = Tensor::randn([2, 4, 64, 96], tch::kind::FLOAT_CPU) * 10.0;
+        let flow = crate::rng::randn(&[2, 4, 64, 96]) * 10.0;
         for scale in [2.0, 4.0, 8.0, 16.0] {
             let expected = resize(&ws.warp(&flow).unwrap(), 1.0 / scale).unwrap();
             let (warped, factor) = ws.warp_for(&flow, scale).unwrap();

@@ -29,8 +29,7 @@ fn minilm() -> Option<PathBuf> {
 
 /// Fills every trainable parameter with small normal noise (norm weights around 1).
 fn randomize(vs: &VarStore, seed: i64) {
-    tch::manual_seed(seed);
-    tch::no_grad(|| {
+    models::rng::seeded(seed, || tch::no_grad(|| {
         for (name, mut v) in vs.variables() {
             if name.contains("latents_mean") || name.contains("latents_std") {
                 continue;
@@ -39,7 +38,7 @@ fn randomize(vs: &VarStore, seed: i64) {
             let value = if name.contains("norm") && name.ends_with("weight") { noise + 1.0 } else { noise };
             v.copy_(&value);
         }
-    });
+    }));
 }
 
 /// `<tmp>/genvideo-mini` (the committed configs, random weights) and `<tmp>/all-minilm-l6-v2`

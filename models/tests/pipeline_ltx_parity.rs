@@ -120,7 +120,7 @@ fn cancellation_stops_between_steps_and_bad_requests_are_named() {
     let m = msg(GenerationRequest { prompt: "a red ball ".repeat(200), ..base() });
     assert!(m.contains("token"), "{m}");
     let short_clip =
-        Condition { frames: Tensor::rand([3, 5, 64, 64], (Kind::Float, Device::Cpu)), frame_index: 4, strength: 1.0 };
+        Condition { frames: models::rng::rand(&[3, 5, 64, 64]), frame_index: 4, strength: 1.0 };
     let m = msg(GenerationRequest { num_frames: 17, conditions: vec![short_clip], ..base() });
     assert!(m.contains("condition 0"), "{m}");
     let nan =

@@ -236,15 +236,14 @@ fn bad_inputs_are_errors() {
 fn gradients_flow_when_training() {
     let vs = VarStore::new(Device::Cpu);
     let model = LtxVideoTransformer3DModel::new(&vs.root(), tiny_config()).unwrap();
-    tch::manual_seed(0);
-    tch::no_grad(|| {
-        for (_, mut v) in vs.variables() {
-            let _ = v.normal_(0.0, 0.2);
-        }
+    let (x, text) = models::rng::seeded(0, || {
+        tch::no_grad(|| {
+            for (_, mut v) in vs.variables() {
+                let _ = v.normal_(0.0, 0.2);
+            }
+        });
+        (models::rng::randn(&[2, 12, 4]), models::rng::randn(&[2, 3, 5]))
     });
-    let opts = (Kind::Float, Device::Cpu);
-    let x = Tensor::randn([2, 12, 4], opts);
-    let text = Tensor::randn([2, 3, 5], opts);
     let t = Tensor::from_slice(&[100.0f32, 900.0]);
     let mask = Tensor::from_slice(&[1.0f32, 1.0, 1.0, 1.0, 1.0, 0.0]).view([2, 3]);
     let out = model.forward(&x, &text, &t, Some(&mask), 3, 2, 2, (0.32, 32.0, 32.0), None).unwrap();

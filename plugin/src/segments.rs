@@ -364,7 +364,7 @@ mod tests {
     #[test]
     fn segments_survive_on_disk_at_16_bits() {
         let dir = isolated();
-        let frame = Tensor::rand([3, 5, 7], (tch::Kind::Float, tch::Device::Cpu));
+        let frame = models::rng::rand(&[3, 5, 7]);
         disk::store(0xD15C, &Segment { frames: vec![frame.shallow_clone(), frame.shallow_clone()] });
         let back = disk::load(0xD15C).expect("stored segment loads");
         assert_eq!(back.frames.len(), 2);
