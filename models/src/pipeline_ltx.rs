@@ -33,7 +33,7 @@ use crate::error::ModelError;
 use crate::scheduler::{linear_quadratic_schedule, FlowMatchEulerDiscreteScheduler, FlowMatchEulerDiscreteSchedulerConfig};
 use crate::t5::T5EncoderModel;
 use crate::tokenizer::PromptTokenizer;
-use crate::transformer_ltx::LtxVideoTransformer3DModel;
+use crate::transformer_ltx::{LtxVideoTransformer3DModel, LtxVideoTransformer3DModelConfig};
 
 /// Latent frames of a multi-frame condition placed at a non-zero index that become extra
 /// tokens (the rest are pinned in place), as `prepare_latents`' `num_prefix_latent_frames`.
@@ -361,6 +361,7 @@ impl LtxPipeline {
                 dir.display()
             )));
         }
+        check_patching(dir, &transformer.config, vae.config.latent_channels)?;
         let pipe = Self { transformer, vae, text_encoder, scheduler_config, max_sequence_length, meta, device, kind };
         pipe.check_meta(dir)?;
         Ok(pipe)
@@ -403,8 +404,10 @@ impl LtxPipeline {
         }
     }
 
+    /// Pixels per token side (the VAE's compression times the transformer's patch): widths and
+    /// heights are multiples of it.
     pub fn spatial_ratio(&self) -> i64 {
-        self.vae.spatial_compression_ratio()
+        self.vae.spatial_compression_ratio() * self.transformer.config.patch_size
     }
 
     pub fn temporal_ratio(&self) -> i64 {
@@ -506,7 +509,7 @@ impl LtxPipeline {
         progress: &mut dyn FnMut(Progress) -> bool,
     ) -> Result<Tensor, ModelError> {
         let dev = self.device;
-        let (s, t) = (self.spatial_ratio(), self.temporal_ratio());
+        let (s, t) = (self.vae.spatial_compression_ratio(), self.temporal_ratio());
         let (p, pt) = self.patch();
         let cfg = req.guidance_scale > 1.0;
 
@@ -538,8 +541,9 @@ impl LtxPipeline {
         }
 
         // Latents and conditioning (prepare_latents).
-        let channels = self.transformer.config.in_channels;
-        let shape = [1, channels, lf, lh, lw];
+        // The VAE's channels, not the transformer's in_channels as diffusers has it: the two differ
+        // by the patch (diffusers' pipelines run only patch_size 1).
+        let shape = [1, self.vae.config.latent_channels, lf, lh, lw];
         let mut latents = noise.randn(&shape)?.f_to_device(dev)?;
         let conditioning = !req.conditions.is_empty();
         let frame_mask = Tensor::f_zeros([1, lf], (Kind::Float, dev))?;
@@ -677,7 +681,7 @@ impl LtxPipeline {
 
         // Decode.
         let latents = latents.f_narrow(1, extra_tokens, latents.size()[1] - extra_tokens)?;
-        let latents = unpack_latents(&latents, lf, lh, lw, p, pt)?;
+        let latents = unpack_latents(&latents, lf / pt, lh / p, lw / p, p, pt)?;
         let scaling = self.vae.config.scaling_factor;
         let mut latents = self.vae.denormalize_latents(&latents, scaling)?.f_to_kind(self.kind)?;
         let temb = if self.vae.config.timestep_conditioning {
@@ -901,6 +905,32 @@ fn trimmed_frames(frames: i64, start: i64, target: i64, ratio: i64) -> i64 {
     (n - 1) / ratio * ratio + 1
 }
 
+/// A transformer token is a `patch_size_t x patch_size x patch_size` patch of VAE latents, so its
+/// width is the VAE's channels times the patch. Conditions are pinned per latent frame, so a token
+/// spans one (`patch_size_t` 1).
+fn check_patching(dir: &Path, c: &LtxVideoTransformer3DModelConfig, latent_channels: i64) -> Result<(), ModelError> {
+    let config = dir.join("transformer").join("config.json");
+    if c.patch_size_t != 1 {
+        return Err(ModelError::InvalidConfig(format!(
+            "{}: patch_size_t {} is not supported (conditions are pinned per latent frame; use 1)",
+            config.display(),
+            c.patch_size_t
+        )));
+    }
+    let token = latent_channels * c.patch_size * c.patch_size;
+    if c.in_channels != token || c.out_channels() != token {
+        return Err(ModelError::InvalidConfig(format!(
+            "{}: in_channels {} and out_channels {} must both be the VAE's latent_channels {latent_channels} times \
+             patch_size {} squared ({token})",
+            config.display(),
+            c.in_channels,
+            c.out_channels(),
+            c.patch_size
+        )));
+    }
+    Ok(())
+}
+
 /// `[B, C, F, H, W]` -> `[B, F/pt * H/p * W/p, C * pt * p * p]` (`_pack_latents`).
 pub fn pack_latents(latents: &Tensor, p: i64, pt: i64) -> Result<Tensor, ModelError> {
     let [b, _, f, h, w] = dims5(latents)?;
@@ -930,18 +960,17 @@ fn dims5(t: &Tensor) -> Result<[i64; 5], ModelError> {
 
 /// Latent-grid coordinates `[1, 3, N]` (frame, row, column) of each token (`_prepare_video_ids`).
 /// The `video_coords` the pipeline gives the transformer for an unconditioned `[lf, lh, lw]`
-/// latent grid: `[1, 3, N]` float (seconds, pixels, pixels), so training sees exactly the
-/// coordinates inference will use.
+/// latent grid cut into `(p, pt)` patches: `[1, 3, N]` float (seconds, pixels, pixels), so
+/// training sees exactly the coordinates inference will use.
 pub fn latent_coords(
-    lf: i64,
-    lh: i64,
-    lw: i64,
+    (lf, lh, lw): (i64, i64, i64),
+    (p, pt): (i64, i64),
     spatial_ratio: i64,
     temporal_ratio: i64,
     frame_rate: f64,
     device: Device,
 ) -> Result<Tensor, ModelError> {
-    let coords = scale_video_ids(&video_ids(lf, lh, lw, 1, 1, device)?, spatial_ratio, temporal_ratio, 0)?
+    let coords = scale_video_ids(&video_ids(lf, lh, lw, p, pt, device)?, spatial_ratio, temporal_ratio, 0)?
         .f_to_kind(Kind::Float)?;
     let time = coords.f_select(1, 0)?.f_mul_scalar(1.0 / frame_rate)?;
     let _ = coords.f_select(1, 0)?.f_copy_(&time)?;
@@ -1023,6 +1052,16 @@ mod tests {
         assert_eq!(trimmed_frames(20, 110, 121, 8), 9);
         assert_eq!(trimmed_frames(5, 121, 121, 8), 0);
         assert_eq!(trimmed_frames(1, 60, 121, 8), 1);
+    }
+
+    #[test]
+    fn tokens_are_the_vae_latents_times_the_patch() {
+        let c = LtxVideoTransformer3DModelConfig { in_channels: 128, out_channels: Some(128), patch_size: 2, ..Default::default() };
+        assert!(check_patching(Path::new("m"), &c, 32).is_ok());
+        let e = check_patching(Path::new("m"), &c, 128).unwrap_err().to_string();
+        assert!(e.contains("latent_channels 128 times patch_size 2 squared (512)"), "{e}");
+        let e = check_patching(Path::new("m"), &LtxVideoTransformer3DModelConfig { patch_size_t: 2, ..c }, 32).unwrap_err();
+        assert!(e.to_string().contains("patch_size_t 2 is not supported"), "{e}");
     }
 
     #[test]

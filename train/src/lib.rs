@@ -118,5 +118,11 @@ pub struct Args {
     /// (its `decoder_*` entries may differ from --init-from's) instead of continuing --init-from's.
     #[arg(long, requires = "decoder_only")]
     pub fresh_decoder: bool,
+    /// With --init-from: the transformer's proj_in and proj_out initialised afresh from the model
+    /// folder's `transformer/config.json`, every other weight from --init-from's. For a new VAE
+    /// whose tokens (latents x patch) cover the same pixels: 8x latents in 2x2 patches where
+    /// --init-from has 16x latents in 1x1.
+    #[arg(long, requires = "init_from")]
+    pub fresh_projections: bool,
 }
 

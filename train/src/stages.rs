@@ -161,20 +161,28 @@ fn init_from(vs: &VarStore, args: &Args, component: &str) -> Result<bool, String
     Ok(true)
 }
 
-/// Copies `--init-from`'s encoder and latent statistics into `vs`, whose decoder (the model
-/// folder's config, which may be larger than `--init-from`'s) keeps its fresh initialisation:
-/// the latents, and so the transformer trained on them, stay valid while the decoder is rebuilt.
-fn init_encoder_from(vs: &VarStore, args: &Args) -> Result<bool, String> {
+/// Copies `--init-from`'s `component` into `vs` except the variables `fresh` names, which keep
+/// their fresh initialisation (their shapes may follow a config other than `--init-from`'s);
+/// every other variable must be there with its shape. `source` builds `--init-from`'s module
+/// from its config folder.
+fn init_all_but(
+    vs: &VarStore,
+    args: &Args,
+    component: &str,
+    source: impl FnOnce(&VarStore, &Path) -> Result<(), String>,
+    fresh: impl Fn(&str) -> bool,
+) -> Result<bool, String> {
     let Some(from) = &args.init_from else { return Ok(false) };
-    let dir = from.join("vae");
-    let source = VarStore::new(vs.device());
-    AutoencoderKlLtxVideo::new(&source.root(), read_config(&dir).map_err(err)?).map_err(err)?;
-    Checkpoint::open(&dir.join(WEIGHTS)).and_then(|c| c.load_into(&source, "", &[])).map_err(err)?;
-    let source = source.variables();
-    let mut copied = 0;
+    let dir = from.join(component);
+    let store = VarStore::new(vs.device());
+    source(&store, &dir)?;
+    Checkpoint::open(&dir.join(WEIGHTS)).and_then(|c| c.load_into(&store, "", &[])).map_err(err)?;
+    let source = store.variables();
+    let (mut copied, mut kept) = (0, 0);
     tch::no_grad(|| -> Result<(), String> {
         for (name, mut t) in vs.variables() {
-            if name.starts_with("decoder.") {
+            if fresh(&name) {
+                kept += 1;
                 continue;
             }
             let s = source.get(&name).ok_or_else(|| format!("{}: no {name}, which the model folder's config has", dir.display()))?;
@@ -187,8 +195,29 @@ fn init_encoder_from(vs: &VarStore, args: &Args) -> Result<bool, String> {
         }
         Ok(())
     })?;
-    eprintln!("vae: encoder and latent statistics ({copied} tensors) from {}, a fresh decoder", dir.display());
+    eprintln!("{component}: {copied} tensors from {}, {kept} initialised afresh", dir.display());
     Ok(true)
+}
+
+/// `--init-from`'s encoder and latent statistics under a fresh decoder (the model folder's config,
+/// which may be larger than `--init-from`'s): the latents, and so the transformer trained on them,
+/// stay valid while the decoder is rebuilt.
+fn init_encoder_from(vs: &VarStore, args: &Args) -> Result<bool, String> {
+    let build = |store: &VarStore, dir: &Path| -> Result<(), String> {
+        AutoencoderKlLtxVideo::new(&store.root(), read_config(dir).map_err(err)?).map(drop).map_err(err)
+    };
+    init_all_but(vs, args, "vae", build, |name| name.starts_with("decoder."))
+}
+
+/// `--init-from`'s transformer with fresh `proj_in` and `proj_out` (their widths follow the model
+/// folder's VAE and patch): for new latents whose tokens cover the same pixels as the old ones,
+/// so attention, text conditioning and timing carry over and only the way in and out is relearnt.
+fn init_transformer_but_projections(vs: &VarStore, args: &Args) -> Result<bool, String> {
+    let build = |store: &VarStore, dir: &Path| -> Result<(), String> {
+        let config: LtxVideoTransformer3DModelConfig = read_config(dir).map_err(err)?;
+        LtxVideoTransformer3DModel::new(&store.root(), config).map(drop).map_err(err)
+    };
+    init_all_but(vs, args, "transformer", build, |name| name.starts_with("proj_in.") || name.starts_with("proj_out."))
 }
 
 pub fn train_vae(args: &Args, device: Device) -> Result<(), String> {
@@ -356,19 +385,29 @@ pub fn train_transformer(args: &Args, device: Device) -> Result<(), String> {
     let data = dataset(args, device)?;
     let config: LtxVideoTransformer3DModelConfig = read_config(&args.model.join("transformer")).map_err(err)?;
     let vs = VarStore::new(device);
+    let (p, pt) = (config.patch_size, config.patch_size_t);
     let model = LtxVideoTransformer3DModel::new(&vs.root(), config).map_err(err)?;
     tch::manual_seed(args.seed as i64 + 1);
     let params = init::initialise(&vs, &[]);
-    init_from(&vs, args, "transformer")?;
+    if args.fresh_projections {
+        init_transformer_but_projections(&vs, args)?;
+    } else {
+        init_from(&vs, args, "transformer")?;
+    }
     let mut opt = AdamW::new(params, 0.01);
     let total = args.transformer_steps;
     let mut run = Run::open(&args.work, "transformer", &mut opt, total, args.save_every)?;
 
     let size = data.latents.size();
     let (n_clips, channels, lf, lh, lw) = (size[0], size[1], size[2], size[3], size[4]);
-    let tokens = lf * lh * lw;
+    if pt != 1 || lh % p != 0 || lw % p != 0 {
+        return Err(format!("patch {p}x{p}x{pt} does not tile the {lf}x{lh}x{lw} latents by whole frames (patch_size_t 1)"));
+    }
+    let tokens_per_frame = (lh / p) * (lw / p);
+    let tokens = lf * tokens_per_frame;
+    let width = channels * p * p;
     let (spatial, temporal) = (SIZE as i64 / lh, (FRAMES as i64 - 1) / (lf - 1).max(1));
-    let coords = latent_coords(lf, lh, lw, spatial, temporal, FPS, device).map_err(err)?;
+    let coords = latent_coords((lf, lh, lw), (p, pt), spatial, temporal, FPS, device).map_err(err)?;
     let b = args.transformer_batch;
     while opt.step < total.min(args.stop_at.unwrap_or(total)) {
         let step = opt.step;
@@ -400,9 +439,9 @@ pub fn train_transformer(args: &Args, device: Device) -> Result<(), String> {
                 }
             }
         }
-        let x0 = pack_latents(&Tensor::stack(&x0, 0), 1, 1).map_err(err)?; // [B, N, C]
+        let x0 = pack_latents(&Tensor::stack(&x0, 0), p, pt).map_err(err)?; // [B, N, C p p]
         let frame_of_token =
-            Tensor::from_slice(&(0..tokens).map(|t| t / (lh * lw)).collect::<Vec<i64>>()).to_device(device);
+            Tensor::from_slice(&(0..tokens).map(|t| t / tokens_per_frame).collect::<Vec<i64>>()).to_device(device);
         let pinned = Tensor::from_slice(&pinned).view([b as i64, lf]).to_device(device);
         let token_pinned = pinned.index_select(1, &frame_of_token).unsqueeze(-1); // [B, N, 1]
         let u = Tensor::randn([b as i64, 1, 1], (Kind::Float, device));
@@ -434,7 +473,7 @@ pub fn train_transformer(args: &Args, device: Device) -> Result<(), String> {
             .forward(&xt, &enc, &timestep, Some(&mask), lf, lh, lw, (1.0, 1.0, 1.0), Some(&coords_b))
             .map_err(err)?;
         let target = &noise - &x0;
-        let loss = ((pred - target).square() * &free).sum(Kind::Float) / (free.sum(Kind::Float) * channels as f64);
+        let loss = ((pred - target).square() * &free).sum(Kind::Float) / (free.sum(Kind::Float) * width as f64);
         opt.zero_grad();
         loss.backward();
         opt.step(learning_rate(step, total, TRANSFORMER_LR), 1.0);
@@ -502,6 +541,7 @@ pub fn write_record(args: &Args, device: Device) -> Result<(), String> {
                 "text_dropout": TEXT_DROPOUT,
                 "noise_levels": format!("logit-normal(0, 1), shifted by --time-shift ({} in the last run)", args.time_shift),
                 "init_from": args.init_from.as_ref().map(|p| p.display().to_string()),
+                "fresh_projections": args.fresh_projections,
                 "result": summary("transformer"),
             })
         } else {
@@ -581,6 +621,45 @@ mod tests {
         let e = init_encoder_from(&vs, &args).unwrap_err();
         assert!(e.contains(" encoder."), "{e}");
         assert!(e.contains("model folder's config has"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn fresh_projections_take_every_other_transformer_weight() {
+        let dir = std::env::temp_dir().join(format!("genvideo-fresh-projections-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("transformer")).unwrap();
+        let json = r#"{"in_channels": 4, "out_channels": 4, "num_attention_heads": 1, "attention_head_dim": 8,
+                       "cross_attention_dim": 8, "num_layers": 1, "caption_channels": 6}"#;
+        std::fs::write(dir.join("transformer").join("config.json"), json).unwrap();
+        let small: LtxVideoTransformer3DModelConfig = serde_json::from_str(json).unwrap();
+        let saved = VarStore::new(Device::Cpu);
+        LtxVideoTransformer3DModel::new(&saved.root(), small.clone()).unwrap();
+        tch::manual_seed(1);
+        init::initialise(&saved, &[]);
+        save_weights(&saved, &dir.join("transformer")).unwrap();
+
+        // Latents of a quarter the channels in 2x2 patches: tokens four times as wide.
+        let patched = LtxVideoTransformer3DModelConfig { in_channels: 16, out_channels: Some(16), patch_size: 2, ..small };
+        let vs = VarStore::new(Device::Cpu);
+        LtxVideoTransformer3DModel::new(&vs.root(), patched).unwrap();
+        tch::manual_seed(2);
+        init::initialise(&vs, &[]);
+        let before = vs.variables()["proj_in.weight"].copy();
+        let args = Args::parse_from(["genvideo-train", "--init-from", dir.to_str().unwrap(), "--fresh-projections"]);
+        assert!(init_transformer_but_projections(&vs, &args).unwrap());
+        let (got, want) = (vs.variables(), saved.variables());
+        let mut copied = 0;
+        for (name, t) in &got {
+            if name.starts_with("proj_") {
+                continue;
+            }
+            let expected = want[name].to_kind(Kind::Half).to_kind(Kind::Float);
+            assert!(t.allclose(&expected, 0.0, 0.0, false), "{name}");
+            copied += 1;
+        }
+        assert!(copied > 10, "only {copied} tensors compared");
+        assert_eq!(got["proj_in.weight"].size(), [8, 16]);
+        assert!(got["proj_in.weight"].equal(&before), "proj_in keeps its fresh initialisation");
         let _ = std::fs::remove_dir_all(&dir);
     }
 
