@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use models::autoencoder_kl_ltx::{AutoencoderKlLtxVideo, AutoencoderKlLtxVideoConfig};
 use models::bert::SentenceEncoder;
 use models::checkpoint::read_config;
-use models::pipeline_ltx::{BertTextEncoder, LtxPipeline, SeededNoise, TextEncoder};
+use models::pipeline_ltx::{BertTextEncoder, Condition, LtxPipeline, SeededNoise, TextEncoder};
 use models::transformer_ltx::{LtxVideoTransformer3DModel, LtxVideoTransformer3DModelConfig};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
@@ -44,13 +44,23 @@ fn randomize(vs: &VarStore, seed: i64) {
 /// `<tmp>/genvideo-mini` (the committed configs, random weights) and `<tmp>/all-minilm-l6-v2`
 /// (a link to the installed encoder): the bundle's Resources layout.
 fn random_mini(tag: &str, minilm: &Path) -> PathBuf {
+    random_mini_with(tag, minilm, &[])
+}
+
+/// [`random_mini`] with `edits` (file, key, value) made to the committed configs first.
+fn random_mini_with(tag: &str, minilm: &Path, edits: &[(&str, &str, i64)]) -> PathBuf {
     let root = common::scratch(tag);
     let src = common::repo_root().join("embedded/genvideo-mini");
     let dir = root.join("genvideo-mini");
     for f in ["model_index.json", "transformer/config.json", "vae/config.json", "scheduler/scheduler_config.json"] {
         let to = dir.join(f);
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::copy(src.join(f), &to).unwrap_or_else(|e| panic!("{}: {e}", src.join(f).display()));
+        let text = std::fs::read_to_string(src.join(f)).unwrap_or_else(|e| panic!("{}: {e}", src.join(f).display()));
+        let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        for (_, key, value) in edits.iter().filter(|e| e.0 == f) {
+            json[*key] = (*value).into();
+        }
+        std::fs::write(&to, serde_json::to_string_pretty(&json).unwrap()).unwrap();
     }
     let config: LtxVideoTransformer3DModelConfig = read_config(&dir.join("transformer")).unwrap();
     let vs = VarStore::new(Device::Cpu);
@@ -96,6 +106,42 @@ fn genvideo_mini_loads_beside_minilm_and_generates() {
     let explicit = LtxPipeline::load_with_text_encoder(&dir, &minilm, Device::Cpu, Kind::Float).unwrap();
     let other = explicit.generate(&req, &mut SeededNoise::new(3), &mut |_| true).unwrap();
     assert!(other.equal(&video));
+}
+
+/// The committed layout at 8x spatial compression with the transformer over 2x2 latent patches:
+/// a token still covers 16x16 pixels, so sizes stay multiples of 16; generation, a first-frame
+/// condition and a mid-clip one (extra tokens) all run through the patched path.
+#[test]
+fn a_transformer_over_latent_patches_generates() {
+    let Some(minilm) = minilm() else { return };
+    let edits = [
+        ("vae/config.json", "patch_size", 1),
+        ("transformer/config.json", "patch_size", 2),
+        ("transformer/config.json", "in_channels", 128),
+        ("transformer/config.json", "out_channels", 128),
+    ];
+    let dir = random_mini_with("mini-patched", &minilm, &edits);
+    let pipe = LtxPipeline::load(&dir, Device::Cpu, Kind::Float).unwrap();
+    assert_eq!((pipe.spatial_ratio(), pipe.temporal_ratio()), (16, 8));
+    let mut req = pipe.default_request("a red circle moves to the right on a black background");
+    (req.width, req.height, req.num_frames, req.num_inference_steps) = (64, 48, 17, 2);
+    let still = models::rng::rand(&[3, 1, 48, 64]);
+    let middle = models::rng::rand(&[3, 9, 48, 64]);
+    req.conditions = vec![
+        Condition { frames: still, frame_index: 0, strength: 1.0 },
+        Condition { frames: middle, frame_index: 8, strength: 1.0 },
+    ];
+    let video = pipe.generate(&req, &mut SeededNoise::new(3), &mut |_| true).unwrap();
+    assert_eq!(video.size(), [17, 3, 48, 64]);
+    assert_eq!(video.isfinite().all().int64_value(&[]), 1);
+    req.width = 56;
+    let msg = pipe.generate(&req, &mut SeededNoise::new(3), &mut |_| true).unwrap_err().to_string();
+    assert!(msg.contains("multiple of 16"), "{msg}");
+
+    // Token width that is not the VAE's channels times the patch is refused at load, by name.
+    let dir = random_mini_with("mini-mispatched", &minilm, &edits[..3]);
+    let msg = LtxPipeline::load(&dir, Device::Cpu, Kind::Float).err().unwrap().to_string();
+    assert!(msg.contains("out_channels 32 must both be the VAE's latent_channels 32 times patch_size 2"), "{msg}");
 }
 
 #[test]
