@@ -4,6 +4,7 @@ use clap::Parser;
 use train::{stages, Args, Stage};
 
 fn main() {
+    train::keep_freed_memory();
     let args = Args::parse();
     if let Err(e) = run(&args) {
         eprintln!("genvideo-train: {e}");

@@ -238,6 +238,7 @@ struct Row {
 }
 
 fn main() {
+    train::keep_freed_memory();
     if let Err(e) = run() {
         eprintln!("genvideo-eval: {e}");
         std::process::exit(1);
