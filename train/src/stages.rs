@@ -586,18 +586,33 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
-    #[test]
-    fn fresh_decoder_takes_the_encoder_and_leaves_a_wider_decoder_as_initialised() {
-        let dir = std::env::temp_dir().join(format!("genvideo-fresh-decoder-{}", std::process::id()));
-        std::fs::create_dir_all(dir.join("vae")).unwrap();
-        let json = r#"{"latent_channels": 8, "block_out_channels": [8, 16, 32, 32], "decoder_block_out_channels": [8, 16, 32, 32]}"#;
-        std::fs::write(dir.join("vae").join("config.json"), json).unwrap();
-        let small: AutoencoderKlLtxVideoConfig = serde_json::from_str(json).unwrap();
+    /// An `--init-from` folder in scratch space holding `component`: `json` as its config and the
+    /// module `build` makes of it, initialised from seed 1 and saved. Returns the folder, the
+    /// config and the saved variables.
+    fn saved_component<C: serde::de::DeserializeOwned + Clone>(
+        tag: &str,
+        component: &str,
+        json: &str,
+        build: impl FnOnce(&VarStore, C),
+    ) -> (PathBuf, C, VarStore) {
+        let dir = std::env::temp_dir().join(format!("genvideo-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join(component)).unwrap();
+        std::fs::write(dir.join(component).join("config.json"), json).unwrap();
+        let config: C = serde_json::from_str(json).unwrap();
         let saved = VarStore::new(Device::Cpu);
-        AutoencoderKlLtxVideo::new(&saved.root(), small.clone()).unwrap();
+        build(&saved, config.clone());
         tch::manual_seed(1);
         init::initialise(&saved, &[]);
-        save_weights(&saved, &dir.join("vae")).unwrap();
+        save_weights(&saved, &dir.join(component)).unwrap();
+        (dir, config, saved)
+    }
+
+    #[test]
+    fn fresh_decoder_takes_the_encoder_and_leaves_a_wider_decoder_as_initialised() {
+        let json = r#"{"latent_channels": 8, "block_out_channels": [8, 16, 32, 32], "decoder_block_out_channels": [8, 16, 32, 32]}"#;
+        let (dir, small, saved) = saved_component("fresh-decoder", "vae", json, |vs, c: AutoencoderKlLtxVideoConfig| {
+            AutoencoderKlLtxVideo::new(&vs.root(), c).unwrap();
+        });
 
         let wide = AutoencoderKlLtxVideoConfig { decoder_block_out_channels: vec![16, 32, 48, 48], ..small.clone() };
         let vs = VarStore::new(Device::Cpu);
@@ -626,17 +641,12 @@ mod tests {
 
     #[test]
     fn fresh_projections_take_every_other_transformer_weight() {
-        let dir = std::env::temp_dir().join(format!("genvideo-fresh-projections-{}", std::process::id()));
-        std::fs::create_dir_all(dir.join("transformer")).unwrap();
         let json = r#"{"in_channels": 4, "out_channels": 4, "num_attention_heads": 1, "attention_head_dim": 8,
                        "cross_attention_dim": 8, "num_layers": 1, "caption_channels": 6}"#;
-        std::fs::write(dir.join("transformer").join("config.json"), json).unwrap();
-        let small: LtxVideoTransformer3DModelConfig = serde_json::from_str(json).unwrap();
-        let saved = VarStore::new(Device::Cpu);
-        LtxVideoTransformer3DModel::new(&saved.root(), small.clone()).unwrap();
-        tch::manual_seed(1);
-        init::initialise(&saved, &[]);
-        save_weights(&saved, &dir.join("transformer")).unwrap();
+        let build = |vs: &VarStore, c: LtxVideoTransformer3DModelConfig| {
+            LtxVideoTransformer3DModel::new(&vs.root(), c).unwrap();
+        };
+        let (dir, small, saved) = saved_component("fresh-projections", "transformer", json, build);
 
         // Latents of a quarter the channels in 2x2 patches: tokens four times as wide.
         let patched = LtxVideoTransformer3DModelConfig { in_channels: 16, out_channels: Some(16), patch_size: 2, ..small };
