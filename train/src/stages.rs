@@ -271,7 +271,10 @@ pub fn train_vae(args: &Args, device: Device) -> Result<(), String> {
         let diff = &rec - &x;
         let mut loss = ((diff.abs() + diff.square()) * &weight).mean(Kind::Float) / weight.mean(Kind::Float);
         if args.edge_weight > 0.0 {
-            loss = loss + edge_error(&rec, &x) * args.edge_weight;
+            loss = loss + difference_error(&rec, &x, &[2, 3, 4]) * args.edge_weight;
+        }
+        if args.temporal_weight > 0.0 {
+            loss = loss + difference_error(&rec, &x, &[2]) * args.temporal_weight;
         }
         opt.zero_grad();
         loss.backward();
@@ -305,14 +308,16 @@ pub fn train_vae(args: &Args, device: Device) -> Result<(), String> {
     save_weights(&vs, &args.model.join("vae"))
 }
 
-/// Error of the reconstruction's differences between neighbouring pixels and frames, relative to
-/// the clip's own: a blob in place of a star is a small share of the pixels but most of the
-/// outline, so this term sees what the per-pixel loss averages away.
-fn edge_error(rec: &Tensor, x: &Tensor) -> Tensor {
+/// Error of the reconstruction's differences between neighbours along `dims`, relative to the
+/// clip's own. Across pixels and frames (the edge term): a blob in place of a star is a small
+/// share of the pixels but most of the outline, so this term sees what the per-pixel loss
+/// averages away. Across frames alone (the flicker term): an error that changes from frame to
+/// frame is small per pixel but larger than the footage's own motion.
+fn difference_error(rec: &Tensor, x: &Tensor, dims: &[i64]) -> Tensor {
     let mut error = Tensor::zeros([], (Kind::Float, x.device()));
     let mut scale = Tensor::zeros([], (Kind::Float, x.device()));
-    // `[B, C, F, H, W]`: frames, rows, columns.
-    for dim in [2i64, 3, 4] {
+    // `[B, C, F, H, W]`: 2 frames, 3 rows, 4 columns.
+    for &dim in dims {
         let n = x.size()[dim as usize];
         let d = |t: &Tensor| t.narrow(dim, 1, n - 1) - t.narrow(dim, 0, n - 1);
         let (dr, dx) = (d(rec), d(x));
@@ -530,7 +535,7 @@ pub fn write_record(args: &Args, device: Device) -> Result<(), String> {
             "caption_style": caption_style,
         },
         "vae": if ran("vae") {
-            serde_json::json!({ "batch": args.vae_batch, "lr": args.vae_lr, "decoder_only": args.decoder_only, "fresh_decoder": args.fresh_decoder, "loss": "L1 + MSE on the posterior means, pixels weighted by 1 + 10 x distance from the crop median, + edge_weight x relative error of neighbouring-pixel and -frame differences", "object_weight": OBJECT_WEIGHT, "edge_weight": args.edge_weight, "result": summary("vae") })
+            serde_json::json!({ "batch": args.vae_batch, "lr": args.vae_lr, "decoder_only": args.decoder_only, "fresh_decoder": args.fresh_decoder, "loss": "L1 + MSE on the posterior means, pixels weighted by 1 + 10 x distance from the crop median, + edge_weight x relative error of neighbouring-pixel and -frame differences + temporal_weight x the same of neighbouring frames alone", "object_weight": OBJECT_WEIGHT, "edge_weight": args.edge_weight, "temporal_weight": args.temporal_weight, "result": summary("vae") })
         } else {
             previous["vae"].clone()
         },
@@ -709,11 +714,25 @@ mod tests {
     fn edge_error_sees_outlines_not_offsets() {
         tch::manual_seed(0);
         let x = Tensor::rand([1, 3, 4, 8, 8], (Kind::Float, Device::Cpu));
-        let e = |rec: &Tensor| edge_error(rec, &x).double_value(&[]);
+        let e = |rec: &Tensor| difference_error(rec, &x, &[2, 3, 4]).double_value(&[]);
         assert!(e(&x) < 1e-9);
         // A colour offset leaves every outline where it was (the per-pixel loss sees it).
         assert!(e(&(&x + 0.1)) < 1e-6);
         // A flat reconstruction misses every difference the clip has: error 1, relative.
         assert!((e(&x.mean(Kind::Float).expand_as(&x)) - 1.0).abs() < 1e-3);
+    }
+
+    #[test]
+    fn flicker_error_sees_errors_that_change_between_frames() {
+        let x = models::rng::seeded(0, || models::rng::rand(&[1, 3, 4, 8, 8]));
+        let e = |rec: &Tensor| difference_error(rec, &x, &[2]).double_value(&[]);
+        // The same error in every frame (a blurred outline that stays put) does not flicker...
+        let steady = &x + models::rng::seeded(1, || models::rng::rand(&[1, 3, 1, 8, 8])) * 0.1;
+        assert!(e(&steady) < 1e-6);
+        // ...one drawn afresh per frame does, though per pixel it is as large.
+        let flicker = &x + models::rng::seeded(1, || models::rng::rand(&[1, 3, 4, 8, 8])) * 0.1;
+        assert!(e(&flicker) > 0.05, "{}", e(&flicker));
+        // A still frame in place of the clip misses all of its motion: error 1, relative.
+        assert!((e(&x.narrow(2, 0, 1).expand_as(&x)) - 1.0).abs() < 1e-3);
     }
 }

@@ -1,0 +1,58 @@
+//! How much a model's frames change from one to the next against the footage's own change: the
+//! mean frame-to-frame change at each step position modulo the VAE's temporal ratio (a peak at 0
+//! would be a seam at every latent frame), for ground truth, its VAE round trip and text-to-video
+//! generations of the same held-out captions, and the round trip's PSNR. Flicker the decoder adds
+//! is what an extension's first new frame steps by.
+//! `cargo run --release -p train --example temporal_profile [model folder] [clips]`
+use models::pipeline_ltx::{GenerationRequest, LtxPipeline, SeededNoise};
+use tch::{Device, Kind, Tensor};
+use toyworld::{caption, CaptionStyle, Scene, Split};
+
+fn steps(video: &Tensor) -> Vec<f64> {
+    let f = video.size()[0];
+    (0..f - 1).map(|t| (video.get(t + 1) - video.get(t)).abs().mean(Kind::Float).double_value(&[])).collect()
+}
+
+fn main() {
+    let dir = std::env::args().nth(1).unwrap_or("embedded/genvideo-mini".into());
+    let n: u64 = std::env::args().nth(2).and_then(|s| s.parse().ok()).unwrap_or(6);
+    let pipe = LtxPipeline::load_with_text_encoder(dir.as_ref(), "weights/all-minilm-l6-v2".as_ref(), Device::Cpu, Kind::Float).unwrap();
+    let r = pipe.temporal_ratio() as usize;
+    let mut sums = vec![vec![0.0; r]; 3];
+    let mut counts = vec![0usize; r];
+    let mut psnr = 0.0;
+    for k in 0..n {
+        let scene = Scene::sample(500 + k, Split::HeldOut, 0.0);
+        let gt = train::data::clip(&scene, 128, 128, 49, 24.0, 0.0).permute([1, 0, 2, 3]).contiguous();
+        let x = gt.permute([1, 0, 2, 3]).unsqueeze(0) * 2.0 - 1.0;
+        let rec = pipe.vae.decode(&pipe.vae.encode(&x).unwrap(), None).unwrap();
+        let rec = ((rec.squeeze_dim(0).permute([1, 0, 2, 3]) + 1.0) / 2.0).clamp(0.0, 1.0);
+        let req = GenerationRequest {
+            prompt: caption(&scene, CaptionStyle::Train, k),
+            width: 128,
+            height: 128,
+            num_frames: 49,
+            frame_rate: 24.0,
+            num_inference_steps: 20,
+            guidance_scale: 3.0,
+            ..GenerationRequest::default()
+        };
+        let mse = (&rec - &gt).square().mean(Kind::Float).double_value(&[]);
+        psnr += 10.0 * (1.0 / mse.max(1e-10)).log10() / n as f64;
+        let gen = pipe.generate(&req, &mut SeededNoise::new(k), &mut |_| true).unwrap();
+        for (i, v) in [&gt, &rec, &gen].into_iter().enumerate() {
+            for (t, s) in steps(v).into_iter().enumerate() {
+                sums[i][t % r] += s;
+                if i == 0 {
+                    counts[t % r] += 1;
+                }
+            }
+        }
+    }
+    println!("mean change of step t -> t+1 by t mod {r} (t mod {r} = 0: across a latent frame boundary)");
+    for (name, s) in ["ground truth", "through the VAE", "generated"].iter().zip(&sums) {
+        let row: Vec<String> = s.iter().zip(&counts).map(|(s, c)| format!("{:.4}", s / *c as f64)).collect();
+        println!("{name:<16} {}", row.join(" "));
+    }
+    println!("round trip PSNR {psnr:.2} dB over {n} clips");
+}
