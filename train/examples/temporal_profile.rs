@@ -13,6 +13,24 @@ fn steps(video: &Tensor) -> Vec<f64> {
     (0..f - 1).map(|t| (video.get(t + 1) - video.get(t)).abs().mean(Kind::Float).double_value(&[])).collect()
 }
 
+/// The object's centroid (pixels clearly off the background colour): how far it gets from the
+/// first frame to the last and the length of the path it takes there, in pixels. A smoother clip
+/// should get as far by a shorter path (less jitter).
+fn track(video: &Tensor) -> (f64, f64) {
+    let [f, _, h, w] = video.size()[..] else { unreachable!() };
+    let bg = video.get(0).flatten(1, -1).median_dim(1, false).0.view([1, 3, 1, 1]);
+    let away = (video - bg).abs().mean_dim(1, false, Kind::Float).gt(0.15).to_kind(Kind::Float);
+    let ys = Tensor::arange(h, (Kind::Float, Device::Cpu)).view([1, h, 1]);
+    let xs = Tensor::arange(w, (Kind::Float, Device::Cpu)).view([1, 1, w]);
+    let mass = away.sum_dim_intlist(&[1i64, 2][..], false, Kind::Float).clamp_min(1e-6);
+    let cy = (&away * ys).sum_dim_intlist(&[1i64, 2][..], false, Kind::Float) / &mass;
+    let cx = (&away * xs).sum_dim_intlist(&[1i64, 2][..], false, Kind::Float) / &mass;
+    let d = |c: &Tensor| c.narrow(0, 1, f - 1) - c.narrow(0, 0, f - 1);
+    let path = (d(&cy).square() + d(&cx).square()).sqrt().sum(Kind::Float).double_value(&[]);
+    let net = (cy.get(f - 1) - cy.get(0)).square() + (cx.get(f - 1) - cx.get(0)).square();
+    (net.sqrt().double_value(&[]), path)
+}
+
 fn main() {
     let dir = std::env::args().nth(1).unwrap_or("embedded/genvideo-mini".into());
     let n: u64 = std::env::args().nth(2).and_then(|s| s.parse().ok()).unwrap_or(6);
@@ -21,6 +39,7 @@ fn main() {
     let mut sums = vec![vec![0.0; r]; 3];
     let mut counts = vec![0usize; r];
     let mut psnr = 0.0;
+    let mut tracks = [(0.0, 0.0); 3];
     for k in 0..n {
         let scene = Scene::sample(500 + k, Split::HeldOut, 0.0);
         let gt = train::data::clip(&scene, 128, 128, 49, 24.0, 0.0).permute([1, 0, 2, 3]).contiguous();
@@ -41,6 +60,12 @@ fn main() {
         psnr += 10.0 * (1.0 / mse.max(1e-10)).log10() / n as f64;
         let gen = pipe.generate(&req, &mut SeededNoise::new(k), &mut |_| true).unwrap();
         for (i, v) in [&gt, &rec, &gen].into_iter().enumerate() {
+            let (net, path) = track(v);
+            if std::env::var_os("PER_CLIP").is_some() {
+                eprintln!("clip {k} {:?} #{i}: moves {net:.1} px by a {path:.1} px path", scene.subject().motion);
+            }
+            tracks[i].0 += net / n as f64;
+            tracks[i].1 += path / n as f64;
             for (t, s) in steps(v).into_iter().enumerate() {
                 sums[i][t % r] += s;
                 if i == 0 {
@@ -50,9 +75,9 @@ fn main() {
         }
     }
     println!("mean change of step t -> t+1 by t mod {r} (t mod {r} = 0: across a latent frame boundary)");
-    for (name, s) in ["ground truth", "through the VAE", "generated"].iter().zip(&sums) {
+    for ((name, s), (net, path)) in ["ground truth", "through the VAE", "generated"].iter().zip(&sums).zip(tracks) {
         let row: Vec<String> = s.iter().zip(&counts).map(|(s, c)| format!("{:.4}", s / *c as f64)).collect();
-        println!("{name:<16} {}", row.join(" "));
+        println!("{name:<16} {}   object moves {net:.1} px by a {path:.1} px path", row.join(" "));
     }
     println!("round trip PSNR {psnr:.2} dB over {n} clips");
 }
