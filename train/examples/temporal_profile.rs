@@ -3,15 +3,13 @@
 //! would be a seam at every latent frame), for ground truth, its VAE round trip and text-to-video
 //! generations of the same held-out captions, and the round trip's PSNR. Flicker the decoder adds
 //! is what an extension's first new frame steps by.
-//! `cargo run --release -p train --example temporal_profile [model folder] [clips]`
+//! `cargo run --release -p train --example temporal_profile [model folder] [clips]`; `PER_CLIP=1`
+//! also prints each clip's object travel.
 use models::pipeline_ltx::{GenerationRequest, LtxPipeline, SeededNoise};
 use tch::{Device, Kind, Tensor};
 use toyworld::{caption, CaptionStyle, Scene, Split};
-
-fn steps(video: &Tensor) -> Vec<f64> {
-    let f = video.size()[0];
-    (0..f - 1).map(|t| (video.get(t + 1) - video.get(t)).abs().mean(Kind::Float).double_value(&[])).collect()
-}
+use train::measure::{psnr, render, round_trip, steps_change};
+use train::stages::{FPS, FRAMES, SIZE};
 
 /// The object's centroid (pixels clearly off the background colour): how far it gets from the
 /// first frame to the last and the length of the path it takes there, in pixels. A smoother clip
@@ -38,26 +36,23 @@ fn main() {
     let r = pipe.temporal_ratio() as usize;
     let mut sums = vec![vec![0.0; r]; 3];
     let mut counts = vec![0usize; r];
-    let mut psnr = 0.0;
+    let mut mean_psnr = 0.0;
     let mut tracks = [(0.0, 0.0); 3];
     for k in 0..n {
         let scene = Scene::sample(500 + k, Split::HeldOut, 0.0);
-        let gt = train::data::clip(&scene, 128, 128, 49, 24.0, 0.0).permute([1, 0, 2, 3]).contiguous();
-        let x = gt.permute([1, 0, 2, 3]).unsqueeze(0) * 2.0 - 1.0;
-        let rec = pipe.vae.decode(&pipe.vae.encode(&x).unwrap(), None).unwrap();
-        let rec = ((rec.squeeze_dim(0).permute([1, 0, 2, 3]) + 1.0) / 2.0).clamp(0.0, 1.0);
+        let gt = render(&scene);
+        let rec = round_trip(&pipe, &gt).unwrap();
         let req = GenerationRequest {
             prompt: caption(&scene, CaptionStyle::Train, k),
-            width: 128,
-            height: 128,
-            num_frames: 49,
-            frame_rate: 24.0,
+            width: SIZE as i64,
+            height: SIZE as i64,
+            num_frames: FRAMES as i64,
+            frame_rate: FPS,
             num_inference_steps: 20,
             guidance_scale: 3.0,
             ..GenerationRequest::default()
         };
-        let mse = (&rec - &gt).square().mean(Kind::Float).double_value(&[]);
-        psnr += 10.0 * (1.0 / mse.max(1e-10)).log10() / n as f64;
+        mean_psnr += psnr(&rec, &gt) / n as f64;
         let gen = pipe.generate(&req, &mut SeededNoise::new(k), &mut |_| true).unwrap();
         for (i, v) in [&gt, &rec, &gen].into_iter().enumerate() {
             let (net, path) = track(v);
@@ -66,7 +61,7 @@ fn main() {
             }
             tracks[i].0 += net / n as f64;
             tracks[i].1 += path / n as f64;
-            for (t, s) in steps(v).into_iter().enumerate() {
+            for (t, s) in steps_change(v).into_iter().enumerate() {
                 sums[i][t % r] += s;
                 if i == 0 {
                     counts[t % r] += 1;
@@ -79,5 +74,5 @@ fn main() {
         let row: Vec<String> = s.iter().zip(&counts).map(|(s, c)| format!("{:.4}", s / *c as f64)).collect();
         println!("{name:<16} {}   object moves {net:.1} px by a {path:.1} px path", row.join(" "));
     }
-    println!("round trip PSNR {psnr:.2} dB over {n} clips");
+    println!("round trip PSNR {mean_psnr:.2} dB over {n} clips");
 }

@@ -22,9 +22,9 @@ use crate::{data, init, plot, Args};
 /// temporal compression keeps the transformer at 8x8x7 tokens for 2 s of video, while each
 /// latent stands for 192 values, the ratio of the published LTX-Video VAEs; a 32x VAE at 256 px
 /// (768 values per latent) did not learn objects within the CPU budget.
-const SIZE: usize = 128;
-const FRAMES: usize = 49;
-const FPS: f64 = 24.0;
+pub const SIZE: usize = 128;
+pub const FRAMES: usize = 49;
+pub const FPS: f64 = 24.0;
 /// Crops dense in objects train faster than whole frames of flat background; the autoencoder is
 /// convolutional, so it runs on whole frames afterwards.
 const VAE_CROP: usize = 64;

@@ -28,6 +28,9 @@ use models::seam::{self, Residual};
 use tch::{Device, Kind, Tensor};
 use toyworld::analyse::{analyse, Analysis};
 use toyworld::{caption, CaptionStyle, Scene, Shape, Split};
+use train::measure::{psnr, render, round_trip, steps_change};
+// The embedded model's working size (model_index.json `_genvideo.sample_width/height`).
+use train::stages::{FPS, FRAMES, SIZE};
 
 #[derive(Parser)]
 #[command(about = "Evaluate the embedded default model (prompt adherence, i2v, extension, infill)")]
@@ -55,10 +58,6 @@ struct Args {
     vae_only: bool,
 }
 
-/// The embedded model's working size (model_index.json `_genvideo.sample_width/height`).
-const SIZE: usize = 128;
-const FRAMES: usize = 49;
-const FPS: f64 = 24.0;
 /// Blur of the softened ground-truth row: about the edge width the VAE decodes.
 const SOFTEN_SIGMA: f64 = 1.0;
 
@@ -95,14 +94,6 @@ fn pixels(video: &Tensor) -> Vec<f32> {
     Vec::<f32>::try_from(t.flatten(0, -1)).unwrap_or_default()
 }
 
-/// `video` (`[F, 3, H, W]` in [0, 1]) through the VAE and back: what the model could draw at best.
-fn round_trip(pipe: &LtxPipeline, video: &Tensor) -> Result<Tensor, String> {
-    let x = (video.permute([1, 0, 2, 3]).unsqueeze(0) * 2.0 - 1.0).to_device(pipe.device).to_kind(pipe.kind);
-    let z = pipe.vae.encode(&x).map_err(err)?;
-    let rec = pipe.vae.decode(&z, None).map_err(err)?;
-    Ok(((rec.squeeze_dim(0).permute([1, 0, 2, 3]) + 1.0) / 2.0).clamp(0.0, 1.0).to_device(Device::Cpu).to_kind(Kind::Float))
-}
-
 /// `video` (`[F, 3, H, W]`) blurred with a Gaussian of `sigma` pixels: outlines as soft as a
 /// decoder's, to tell the analyser's strictness apart from what a VAE loses.
 fn soften(video: &Tensor, sigma: f64) -> Tensor {
@@ -113,22 +104,6 @@ fn soften(video: &Tensor, sigma: f64) -> Tensor {
     let kernel = k.outer(&k).expand([3, 1, 2 * r + 1, 2 * r + 1], false).contiguous();
     let padded = video.pad([r, r, r, r], "replicate", None);
     padded.conv2d(&kernel, None::<Tensor>, [1, 1], [0, 0], [1, 1], 3)
-}
-
-/// Ground truth `[F, 3, H, W]` in [0, 1].
-fn render(scene: &Scene) -> Tensor {
-    train::data::clip(scene, SIZE, SIZE, FRAMES, FPS, 0.0).permute([1, 0, 2, 3]).contiguous()
-}
-
-fn psnr(a: &Tensor, b: &Tensor) -> f64 {
-    let mse = (a - b).square().mean(Kind::Float).double_value(&[]);
-    10.0 * (1.0 / mse.max(1e-10)).log10()
-}
-
-/// Mean absolute change between consecutive frames, per step.
-fn steps_change(video: &Tensor) -> Vec<f64> {
-    let f = video.size()[0];
-    (0..f - 1).map(|t| (video.get(t + 1) - video.get(t)).abs().mean(Kind::Float).double_value(&[])).collect()
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -272,7 +247,7 @@ fn run() -> Result<(), String> {
         let gt = render(scene);
         truth.add(scene, &analyse(&pixels(&gt), SIZE, SIZE, FRAMES, FPS));
         softened.add(scene, &analyse(&pixels(&soften(&gt, SOFTEN_SIGMA)), SIZE, SIZE, FRAMES, FPS));
-        vae_ceiling.add(scene, &analyse(&pixels(&round_trip(&eval.pipe, &gt)?), SIZE, SIZE, FRAMES, FPS));
+        vae_ceiling.add(scene, &analyse(&pixels(&round_trip(&eval.pipe, &gt).map_err(err)?), SIZE, SIZE, FRAMES, FPS));
         if args.vae_only {
             continue;
         }

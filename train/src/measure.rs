@@ -1,0 +1,33 @@
+//! What `genvideo-eval` and the diagnostic examples measure clips with: ground truth at the
+//! working size, its VAE round trip, PSNR and frame-to-frame change.
+
+use models::pipeline_ltx::LtxPipeline;
+use models::ModelError;
+use tch::{Device, Kind, Tensor};
+use toyworld::Scene;
+
+use crate::stages::{FPS, FRAMES, SIZE};
+
+/// Ground truth `[F, 3, H, W]` in [0, 1], at the size and length the model is trained for.
+pub fn render(scene: &Scene) -> Tensor {
+    crate::data::clip(scene, SIZE, SIZE, FRAMES, FPS, 0.0).permute([1, 0, 2, 3]).contiguous()
+}
+
+/// `video` (`[F, 3, H, W]` in [0, 1]) through the VAE and back: what the model could draw at best.
+pub fn round_trip(pipe: &LtxPipeline, video: &Tensor) -> Result<Tensor, ModelError> {
+    let x = (video.permute([1, 0, 2, 3]).unsqueeze(0) * 2.0 - 1.0).to_device(pipe.device).to_kind(pipe.kind);
+    let z = pipe.vae.encode(&x)?;
+    let rec = pipe.vae.decode(&z, None)?;
+    Ok(((rec.squeeze_dim(0).permute([1, 0, 2, 3]) + 1.0) / 2.0).clamp(0.0, 1.0).to_device(Device::Cpu).to_kind(Kind::Float))
+}
+
+pub fn psnr(a: &Tensor, b: &Tensor) -> f64 {
+    let mse = (a - b).square().mean(Kind::Float).double_value(&[]);
+    10.0 * (1.0 / mse.max(1e-10)).log10()
+}
+
+/// Mean absolute change between consecutive frames, per step.
+pub fn steps_change(video: &Tensor) -> Vec<f64> {
+    let f = video.size()[0];
+    (0..f - 1).map(|t| (video.get(t + 1) - video.get(t)).abs().mean(Kind::Float).double_value(&[])).collect()
+}
