@@ -6,17 +6,32 @@
 //! for each training vocabulary: how much closer a paraphrase comes to captions that name each
 //! value in more ways.
 //!
-//! `cargo run --release -p train --example paraphrase_probe [weights/all-minilm-l6-v2]`
+//! `cargo run --release -p train --example paraphrase_probe [weights/all-minilm-l6-v2] [--dump FILE]`
+//!
+//! `--dump FILE` writes the training-style and paraphrased caption sets with their attributes as
+//! JSON instead, for `text_encoder_probe.py`, which runs the same match and learnt probes on other
+//! encoders' token states.
 use models::bert::SentenceEncoder;
 use tch::{Device, Tensor};
 use toyworld::{caption, Background, CaptionStyle, Colour, Motion, Scene, Shape, Size};
 
+type Key = (Shape, Colour, Motion, Background);
+
 fn main() {
-    let dir = std::env::args().nth(1).unwrap_or("weights/all-minilm-l6-v2".into());
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(at) = args.iter().position(|a| a == "--dump") {
+        let path = args.get(at + 1).expect("--dump needs a file");
+        let sets = CaptionSets::new(CaptionStyle::Train);
+        let json = serde_json::json!({ "train": sets.json(&sets.refs), "paraphrase": sets.json(&sets.paraphrases) });
+        std::fs::write(path, json.to_string()).unwrap();
+        println!("wrote {} training-style and {} paraphrased captions to {path}", sets.refs.len(), PARAPHRASES);
+        return;
+    }
+    let dir = args.first().cloned().unwrap_or("weights/all-minilm-l6-v2".into());
     let enc = SentenceEncoder::load(dir.as_ref(), Device::Cpu).unwrap();
     let pooled = |t: &str| -> Tensor { enc.encode(&[t]).unwrap().squeeze_dim(0) };
     for style in [CaptionStyle::Train, CaptionStyle::TrainWide] {
-        let hits = probe(style, &pooled);
+        let hits = CaptionSets::new(style).probe(style == CaptionStyle::Train, &pooled);
         let pct = |h: usize| 100.0 * h as f64 / PARAPHRASES as f64;
         println!(
             "{style:?}: nearest training caption by pooled MiniLM: shape {:.0} colour {:.0} motion {:.0} background {:.0} %",
@@ -30,39 +45,62 @@ fn main() {
 
 const PARAPHRASES: usize = 200;
 
-fn probe(style: CaptionStyle, pooled: &dyn Fn(&str) -> Tensor) -> [usize; 4] {
-    let mut refs = Vec::new();
-    let mut keys = Vec::new();
-    let mut i = 0u64;
-    for s in Shape::ALL {
-        for c in Colour::ALL {
-            for m in Motion::ALL {
-                for b in Background::ALL {
-                    for k in 0..4 {
-                        i += 1;
-                        let scene = Scene::single(i, s, c, Size::Large, m, b);
-                        refs.push(pooled(&caption(&scene, style, i * 7 + k)));
-                        keys.push((s, c, m, b));
+/// Four training-style captions per attribute combination and `PARAPHRASES` paraphrased ones,
+/// each with the attributes its scene has.
+struct CaptionSets {
+    refs: Vec<(String, Key)>,
+    paraphrases: Vec<(String, Key)>,
+}
+
+impl CaptionSets {
+    fn new(style: CaptionStyle) -> Self {
+        let mut refs = Vec::new();
+        let mut i = 0u64;
+        for s in Shape::ALL {
+            for c in Colour::ALL {
+                for m in Motion::ALL {
+                    for b in Background::ALL {
+                        for k in 0..4 {
+                            i += 1;
+                            let scene = Scene::single(i, s, c, Size::Large, m, b);
+                            refs.push((caption(&scene, style, i * 7 + k), (s, c, m, b)));
+                        }
                     }
                 }
             }
         }
+        let paraphrases = (0..PARAPHRASES as u64)
+            .map(|j| {
+                let key = refs[(j as usize * 97) % refs.len()].1;
+                let scene = Scene::single(10_000 + j, key.0, key.1, Size::Large, key.2, key.3);
+                (caption(&scene, CaptionStyle::Paraphrase, j), key)
+            })
+            .collect();
+        CaptionSets { refs, paraphrases }
     }
-    let refs = Tensor::stack(&refs, 0);
-    let mut hits = [0usize; 4];
-    for j in 0..PARAPHRASES as u64 {
-        let key = keys[(j as usize * 97) % keys.len()];
-        let scene = Scene::single(10_000 + j, key.0, key.1, Size::Large, key.2, key.3);
-        let text = caption(&scene, CaptionStyle::Paraphrase, j);
-        let best = refs.mv(&pooled(&text)).argmax(0, false).int64_value(&[]) as usize;
-        let got = keys[best];
-        hits[0] += (got.0 == key.0) as usize;
-        hits[1] += (got.1 == key.1) as usize;
-        hits[2] += (got.2 == key.2) as usize;
-        hits[3] += (got.3 == key.3) as usize;
-        if j < 3 && style == CaptionStyle::Train {
-            println!("{text:?} -> {got:?} (truth {key:?})");
+
+    fn probe(&self, show: bool, pooled: &dyn Fn(&str) -> Tensor) -> [usize; 4] {
+        let refs = Tensor::stack(&self.refs.iter().map(|(t, _)| pooled(t)).collect::<Vec<_>>(), 0);
+        let mut hits = [0usize; 4];
+        for (j, (text, key)) in self.paraphrases.iter().enumerate() {
+            let best = refs.mv(&pooled(text)).argmax(0, false).int64_value(&[]) as usize;
+            let got = self.refs[best].1;
+            hits[0] += (got.0 == key.0) as usize;
+            hits[1] += (got.1 == key.1) as usize;
+            hits[2] += (got.2 == key.2) as usize;
+            hits[3] += (got.3 == key.3) as usize;
+            if j < 3 && show {
+                println!("{text:?} -> {got:?} (truth {key:?})");
+            }
         }
+        hits
     }
-    hits
+
+    fn json(&self, set: &[(String, Key)]) -> serde_json::Value {
+        let rows = set.iter().map(|(t, (s, c, m, b))| {
+            serde_json::json!({ "caption": t, "shape": format!("{s:?}"), "colour": format!("{c:?}"),
+                                "motion": format!("{m:?}"), "background": format!("{b:?}") })
+        });
+        serde_json::Value::Array(rows.collect())
+    }
 }
