@@ -27,7 +27,6 @@ fn minilm() -> Option<PathBuf> {
     }
 }
 
-/// Fills every trainable parameter with small normal noise (norm weights around 1).
 /// Held by every test here: while another test runs libtorch on the CPU beside one that
 /// generates, the same seed on the same weights did not always give the same clip bit for bit
 /// (1 run in 12 with two test threads, none in 25 with one), and the clips are compared exactly.
@@ -37,6 +36,7 @@ fn generating() -> std::sync::MutexGuard<'static, ()> {
     GENERATING.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Fills every trainable parameter with small normal noise (norm weights around 1).
 fn randomize(vs: &VarStore, seed: i64) {
     models::rng::seeded(seed, || tch::no_grad(|| {
         for (name, mut v) in vs.variables() {
@@ -87,8 +87,8 @@ fn random_mini_with(tag: &str, minilm: &Path, edits: &[(&str, &str, i64)]) -> Pa
 
 #[test]
 fn genvideo_mini_loads_beside_minilm_and_generates() {
-    let Some(minilm) = minilm() else { return };
     let _serial = generating();
+    let Some(minilm) = minilm() else { return };
     let dir = random_mini("mini-generate", &minilm);
     let pipe = LtxPipeline::load(&dir, Device::Cpu, Kind::Float).unwrap();
     assert_eq!(pipe.max_sequence_length, 64);

@@ -22,7 +22,7 @@ fn main() {
     if let Some(at) = args.iter().position(|a| a == "--dump") {
         let path = args.get(at + 1).expect("--dump needs a file");
         let sets = CaptionSets::new(CaptionStyle::Train);
-        let json = serde_json::json!({ "train": sets.json(&sets.refs), "paraphrase": sets.json(&sets.paraphrases) });
+        let json = serde_json::json!({ "train": rows_json(&sets.refs), "paraphrase": rows_json(&sets.paraphrases) });
         std::fs::write(path, json.to_string()).unwrap();
         println!("wrote {} training-style and {} paraphrased captions to {path}", sets.refs.len(), PARAPHRASES);
         return;
@@ -95,12 +95,12 @@ impl CaptionSets {
         }
         hits
     }
+}
 
-    fn json(&self, set: &[(String, Key)]) -> serde_json::Value {
-        let rows = set.iter().map(|(t, (s, c, m, b))| {
-            serde_json::json!({ "caption": t, "shape": format!("{s:?}"), "colour": format!("{c:?}"),
-                                "motion": format!("{m:?}"), "background": format!("{b:?}") })
-        });
-        serde_json::Value::Array(rows.collect())
-    }
+fn rows_json(set: &[(String, Key)]) -> serde_json::Value {
+    let rows = set.iter().map(|(t, (s, c, m, b))| {
+        serde_json::json!({ "caption": t, "shape": format!("{s:?}"), "colour": format!("{c:?}"),
+                            "motion": format!("{m:?}"), "background": format!("{b:?}") })
+    });
+    serde_json::Value::Array(rows.collect())
 }

@@ -81,8 +81,8 @@ def labels(rows, attribute, classes):
     return torch.tensor([classes.index(r[attribute]) for r in rows])
 
 
-def train_classifier(forward, params, inputs, y, steps, batch=None):
-    opt = torch.optim.Adam(params, lr=3e-3 if batch else 1e-2, weight_decay=1e-4 if batch else 0.0)
+def train_classifier(forward, params, inputs, y, steps, lr, weight_decay=0.0, batch=None):
+    opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     for _ in range(steps):
         idx = torch.randint(0, len(y), (batch,)) if batch else slice(None)
         opt.zero_grad()
@@ -105,7 +105,7 @@ def probe(name, model_dir, sets):
 
         torch.manual_seed(0)
         linear = torch.nn.Linear(rp.shape[1], len(classes))
-        train_classifier(lambda x: linear(20 * x), list(linear.parameters()), (rp,), y, 300)
+        train_classifier(lambda x: linear(20 * x), list(linear.parameters()), (rp,), y, 300, lr=1e-2)
         with torch.no_grad():
             rows["linear"].append(100 * (linear(20 * pp).argmax(1) == truth).float().mean().item())
 
@@ -121,7 +121,7 @@ def probe(name, model_dir, sets):
                 return head((w.unsqueeze(-1) * h).sum(1))
 
             params = [*norm.parameters(), *query.parameters(), *head.parameters()]
-            train_classifier(attend, params, (rs, rm), y, 400, batch=256)
+            train_classifier(attend, params, (rs, rm), y, 400, lr=3e-3, weight_decay=1e-4, batch=256)
             with torch.no_grad():
                 scores.append(100 * (attend(ps, pm).argmax(1) == truth).float().mean().item())
         rows["attention"].append(sum(scores) / len(scores))
