@@ -10,6 +10,10 @@ pub struct AdamW {
     m: Vec<Tensor>,
     v: Vec<Tensor>,
     pub step: i64,
+    /// Steps since the moments were zeroed. Bias correction counts these, not `step`: a run
+    /// continued at step N of its schedule from saved weights (see `--start-step`) has fresh
+    /// moments, and correcting them as if N steps old would multiply its first updates by ~3.
+    pub moment_steps: i64,
     pub beta1: f64,
     pub beta2: f64,
     pub eps: f64,
@@ -21,7 +25,7 @@ impl AdamW {
         let zeros = |p: &Tensor| Tensor::zeros(p.size(), (Kind::Float, p.device()));
         let m = params.iter().map(|(_, p)| zeros(p)).collect();
         let v = params.iter().map(|(_, p)| zeros(p)).collect();
-        Self { params, m, v, step: 0, beta1: 0.9, beta2: 0.99, eps: 1e-8, weight_decay }
+        Self { params, m, v, step: 0, moment_steps: 0, beta1: 0.9, beta2: 0.99, eps: 1e-8, weight_decay }
     }
 
     pub fn zero_grad(&mut self) {
@@ -48,9 +52,10 @@ impl AdamW {
                 return norm;
             }
             self.step += 1;
+            self.moment_steps += 1;
             let (b1, b2) = (self.beta1, self.beta2);
-            let c1 = 1.0 - b1.powi(self.step as i32);
-            let c2 = 1.0 - b2.powi(self.step as i32);
+            let c1 = 1.0 - b1.powi(self.moment_steps.min(i32::MAX as i64) as i32);
+            let c2 = 1.0 - b2.powi(self.moment_steps.min(i32::MAX as i64) as i32);
             for (((_, p), m), (v, g)) in self.params.iter_mut().zip(&mut self.m).zip(self.v.iter_mut().zip(&grads)) {
                 if !g.defined() {
                     continue;
@@ -77,6 +82,7 @@ impl AdamW {
             named.push((format!("v.{name}"), self.v[i].shallow_clone()));
         }
         named.push(("step".into(), Tensor::from_slice(&[self.step])));
+        named.push(("moment_steps".into(), Tensor::from_slice(&[self.moment_steps])));
         let tmp = path.with_extension("tmp");
         Tensor::write_safetensors(&named, &tmp)?;
         std::fs::rename(&tmp, path).map_err(|e| tch::TchError::FileFormat(e.to_string()))
@@ -104,6 +110,8 @@ impl AdamW {
             Ok(())
         })?;
         self.step = saved.get("step").map(|t| t.int64_value(&[0])).ok_or("step is missing")?;
+        // States written before moment_steps existed were never continued from saved weights.
+        self.moment_steps = saved.get("moment_steps").map_or(self.step, |t| t.int64_value(&[0]));
         Ok(())
     }
 }
@@ -150,11 +158,26 @@ mod tests {
         interrupted.save(&path).unwrap();
         let mut resumed = fresh();
         resumed.load(&path).unwrap();
-        assert_eq!(resumed.step, 3);
+        assert_eq!((resumed.step, resumed.moment_steps), (3, 3));
         train(&mut resumed, 5, &x, &y);
         let diff = (&resumed.params[0].1 - &straight.params[0].1).abs().max().double_value(&[]);
         assert_eq!(diff, 0.0, "resumed parameters differ by {diff}");
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    /// Continuing a schedule at step N from saved weights starts the moments afresh: the first
+    /// updates must be a fresh optimiser's, whatever N.
+    #[test]
+    fn fresh_moments_are_corrected_as_fresh_at_any_step() {
+        let (x, y) = problem();
+        let mut fresh_start = fresh();
+        let mut continued = fresh();
+        continued.step = 500;
+        train(&mut fresh_start, 3, &x, &y);
+        train(&mut continued, 3, &x, &y);
+        assert_eq!((continued.step, continued.moment_steps), (503, 3));
+        let diff = (&continued.params[0].1 - &fresh_start.params[0].1).abs().max().double_value(&[]);
+        assert_eq!(diff, 0.0, "continued parameters differ by {diff}");
     }
 
     #[test]

@@ -132,6 +132,12 @@ pub struct Args {
     /// fresh AdamW moments and its own schedule (a checkpoint in the work folder still resumes).
     #[arg(long)]
     pub init_from: Option<PathBuf>,
+    /// With --init-from holding weights an earlier run left at this step of the same schedule (a
+    /// checkpoint committed between sessions without its optimiser state, 3x the weights' size):
+    /// continue that schedule at this step, its learning rate and batches, with fresh AdamW moments
+    /// warmed up again over 100 steps. A checkpoint in the work folder still resumes as it was.
+    #[arg(long, requires = "init_from")]
+    pub start_step: Option<i64>,
     /// Train only the VAE's decoder; the encoder, and so the latents the transformer learnt, stay
     /// as --init-from has them.
     #[arg(long, requires = "init_from")]

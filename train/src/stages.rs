@@ -56,6 +56,14 @@ fn learning_rate(step: i64, total: i64, peak: f64) -> f64 {
     peak * (0.1 + 0.9 * 0.5 * (1.0 + (std::f64::consts::PI * progress.min(1.0)).cos()))
 }
 
+/// The learning rate of `opt`'s next step: the schedule at its step, warmed up again while its
+/// moments are younger than the schedule (a run continued with `--start-step`).
+fn scheduled_rate(opt: &AdamW, total: i64, peak: f64) -> f64 {
+    let young = opt.moment_steps < opt.step;
+    let rewarm = if young { ((opt.moment_steps + 1) as f64 / WARMUP as f64).min(1.0) } else { 1.0 };
+    learning_rate(opt.step, total, peak) * rewarm
+}
+
 /// Checkpoint, loss log and progress of one stage.
 struct Run {
     dir: PathBuf,
@@ -66,7 +74,7 @@ struct Run {
 }
 
 impl Run {
-    fn open(work: &Path, name: &str, opt: &mut AdamW, total: i64, save_every: i64) -> Result<Run, String> {
+    fn open(work: &Path, name: &str, opt: &mut AdamW, args: &Args, total: i64) -> Result<Run, String> {
         let dir = work.join(name);
         std::fs::create_dir_all(&dir).map_err(err)?;
         let state = dir.join("state.safetensors");
@@ -76,13 +84,16 @@ impl Run {
             losses = read_losses(&dir);
             losses.retain(|&(s, _)| s <= opt.step);
             eprintln!("{name}: resuming at step {} of {total}", opt.step);
+        } else if let Some(start) = args.start_step {
+            opt.step = start;
+            eprintln!("{name}: continuing --init-from's weights at step {start} of {total} with fresh moments");
         }
         let bar = ProgressBar::new(total as u64).with_position(opt.step as u64);
         bar.set_style(
             ProgressStyle::with_template(&format!("{name} {{bar:40}} {{pos}}/{{len}} {{msg}} [{{elapsed}} < {{eta}}]"))
                 .map_err(err)?,
         );
-        Ok(Run { dir, losses, bar, save_every, started: Instant::now() })
+        Ok(Run { dir, losses, bar, save_every: args.save_every, started: Instant::now() })
     }
 
     fn record(&mut self, opt: &AdamW, loss: f64, total: i64) -> Result<(), String> {
@@ -250,7 +261,7 @@ pub fn train_vae(args: &Args, device: Device) -> Result<(), String> {
     }
     let mut opt = AdamW::new(params, 0.0);
     let total = args.vae_steps;
-    let mut run = Run::open(&args.work, "vae", &mut opt, total, args.save_every)?;
+    let mut run = Run::open(&args.work, "vae", &mut opt, args, total)?;
     while opt.step < total.min(args.stop_at.unwrap_or(total)) {
         let step = opt.step;
         tch::manual_seed((args.seed as i64) << 20 | step);
@@ -278,7 +289,7 @@ pub fn train_vae(args: &Args, device: Device) -> Result<(), String> {
         }
         opt.zero_grad();
         loss.backward();
-        opt.step(learning_rate(step, total, args.vae_lr), f64::INFINITY);
+        opt.step(scheduled_rate(&opt, total, args.vae_lr), f64::INFINITY);
         run.record(&opt, loss.double_value(&[]), total)?;
     }
     run.finish("vae", total)?;
@@ -401,7 +412,7 @@ pub fn train_transformer(args: &Args, device: Device) -> Result<(), String> {
     }
     let mut opt = AdamW::new(params, 0.01);
     let total = args.transformer_steps;
-    let mut run = Run::open(&args.work, "transformer", &mut opt, total, args.save_every)?;
+    let mut run = Run::open(&args.work, "transformer", &mut opt, args, total)?;
 
     let size = data.latents.size();
     let (n_clips, channels, lf, lh, lw) = (size[0], size[1], size[2], size[3], size[4]);
@@ -481,7 +492,7 @@ pub fn train_transformer(args: &Args, device: Device) -> Result<(), String> {
         let loss = ((pred - target).square() * &free).sum(Kind::Float) / (free.sum(Kind::Float) * width as f64);
         opt.zero_grad();
         loss.backward();
-        opt.step(learning_rate(step, total, TRANSFORMER_LR), 1.0);
+        opt.step(scheduled_rate(&opt, total, TRANSFORMER_LR), 1.0);
         run.record(&opt, loss.double_value(&[]), total)?;
         drop(xt);
     }
@@ -708,6 +719,22 @@ mod tests {
         let png = image::open(model.join("loss.png")).unwrap();
         assert_eq!(png.width(), 480);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_continued_schedule_warms_its_fresh_moments_up_again() {
+        let w = Tensor::zeros([2], (Kind::Float, Device::Cpu)).set_requires_grad(true);
+        let mut opt = AdamW::new(vec![("w".into(), w)], 0.0);
+        (opt.step, opt.moment_steps) = (1000, 1000);
+        assert_eq!(scheduled_rate(&opt, 3000, 1e-3), learning_rate(1000, 3000, 1e-3));
+        opt.moment_steps = 0;
+        let first = scheduled_rate(&opt, 3000, 1e-3) * WARMUP as f64 / learning_rate(1000, 3000, 1e-3);
+        assert!((first - 1.0).abs() < 1e-12, "{first}");
+        opt.moment_steps = WARMUP;
+        assert_eq!(scheduled_rate(&opt, 3000, 1e-3), learning_rate(1000, 3000, 1e-3));
+        // A run from scratch warms up once, not twice.
+        (opt.step, opt.moment_steps) = (10, 10);
+        assert_eq!(scheduled_rate(&opt, 3000, 1e-3), 1e-3 * 11.0 / WARMUP as f64);
     }
 
     #[test]
