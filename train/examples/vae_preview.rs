@@ -1,7 +1,8 @@
 //! Watching the autoencoder learn: reconstructs four held-out rendered clips (17 frames, 128x128,
 //! or a CROP-pixel square around the object) with a VAE training checkpoint
-//! (`out/train/vae/state.safetensors` or the path given) or a model folder's committed VAE, prints PSNR and writes frames 0, 8, 16
-//! of each clip over their reconstruction to out/train/vae_preview.png.
+//! (`out/train/vae/state.safetensors` or the path given; its `vae/config.json` from the model folder
+//! given second, embedded/genvideo-mini by default) or a model folder's committed VAE, prints PSNR
+//! and writes frames 0, 8, 16 of each clip over their reconstruction to out/train/vae_preview.png.
 use models::autoencoder_kl_ltx::{AutoencoderKlLtxVideo, AutoencoderKlLtxVideoConfig};
 use models::checkpoint::read_config;
 use tch::{nn::VarStore, Device, Kind, Tensor};
@@ -13,7 +14,8 @@ fn main() {
         // A model folder: its committed VAE.
         AutoencoderKlLtxVideo::load(&std::path::Path::new(&state).join("vae"), Device::Cpu, Kind::Float).unwrap()
     } else {
-        let config: AutoencoderKlLtxVideoConfig = read_config("embedded/genvideo-mini/vae".as_ref()).unwrap();
+        let model = std::env::args().nth(2).unwrap_or("embedded/genvideo-mini".into());
+        let config: AutoencoderKlLtxVideoConfig = read_config(&std::path::Path::new(&model).join("vae")).unwrap();
         let mut vs = VarStore::new(Device::Cpu);
         let vae = AutoencoderKlLtxVideo::new(&vs.root(), config).unwrap();
         let saved = Tensor::read_safetensors(&state).unwrap();
@@ -45,5 +47,6 @@ fn main() {
         rows.push(Tensor::cat(&[pick(&x), pick(&y)], 1));
     }
     let img = ((Tensor::cat(&rows, 1) + 1.0) * 127.5).clamp(0.0, 255.0).to_kind(Kind::Uint8);
+    std::fs::create_dir_all("out/train").unwrap();
     tch::vision::image::save(&img, "out/train/vae_preview.png").unwrap();
 }
