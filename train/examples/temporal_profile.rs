@@ -7,26 +7,20 @@
 //! also prints each clip's object travel.
 use models::pipeline_ltx::{GenerationRequest, LtxPipeline, SeededNoise};
 use tch::{Device, Kind, Tensor};
+use toyworld::analyse::analyse;
 use toyworld::{caption, CaptionStyle, Scene, Split};
-use train::measure::{psnr, render, round_trip, steps_change};
+use train::measure::{pixels, psnr, render, round_trip, steps_change};
 use train::stages::{FPS, FRAMES, SIZE};
 
-/// The object's centroid (pixels clearly off the background colour): how far it gets from the
-/// first frame to the last and the length of the path it takes there, in pixels. A smoother clip
-/// should get as far by a shorter path (less jitter).
-fn track(video: &Tensor) -> (f64, f64) {
-    let [f, _, h, w] = video.size()[..] else { unreachable!() };
-    let bg = video.get(0).flatten(1, -1).median_dim(1, false).0.view([1, 3, 1, 1]);
-    let away = (video - bg).abs().mean_dim(1, false, Kind::Float).gt(0.15).to_kind(Kind::Float);
-    let ys = Tensor::arange(h, (Kind::Float, Device::Cpu)).view([1, h, 1]);
-    let xs = Tensor::arange(w, (Kind::Float, Device::Cpu)).view([1, 1, w]);
-    let mass = away.sum_dim_intlist(&[1i64, 2][..], false, Kind::Float).clamp_min(1e-6);
-    let cy = (&away * ys).sum_dim_intlist(&[1i64, 2][..], false, Kind::Float) / &mass;
-    let cx = (&away * xs).sum_dim_intlist(&[1i64, 2][..], false, Kind::Float) / &mass;
-    let d = |c: &Tensor| c.narrow(0, 1, f - 1) - c.narrow(0, 0, f - 1);
-    let path = (d(&cy).square() + d(&cx).square()).sqrt().sum(Kind::Float).double_value(&[]);
-    let net = (cy.get(f - 1) - cy.get(0)).square() + (cx.get(f - 1) - cx.get(0)).square();
-    (net.sqrt().double_value(&[]), path)
+/// How far the object gets from its first sighting to its last, and the length of the path it
+/// takes there, in pixels, from the evaluation's own tracker. A smoother clip gets as far by a
+/// shorter path (less jitter).
+fn travel(video: &Tensor) -> (f64, f64) {
+    let seen: Vec<(f64, f64)> =
+        analyse(&pixels(video), SIZE, SIZE, FRAMES, FPS).track.into_iter().flatten().map(|(x, y, _)| (x, y)).collect();
+    let step = |a: &(f64, f64), b: &(f64, f64)| (b.0 - a.0).hypot(b.1 - a.1);
+    let path = seen.windows(2).map(|w| step(&w[0], &w[1])).sum();
+    (seen.first().zip(seen.last()).map_or(0.0, |(a, b)| step(a, b)), path)
 }
 
 fn main() {
@@ -55,7 +49,7 @@ fn main() {
         mean_psnr += psnr(&rec, &gt) / n as f64;
         let gen = pipe.generate(&req, &mut SeededNoise::new(k), &mut |_| true).unwrap();
         for (i, v) in [&gt, &rec, &gen].into_iter().enumerate() {
-            let (net, path) = track(v);
+            let (net, path) = travel(v);
             if std::env::var_os("PER_CLIP").is_some() {
                 eprintln!("clip {k} {:?} #{i}: moves {net:.1} px by a {path:.1} px path", scene.subject().motion);
             }

@@ -21,6 +21,12 @@ pub fn round_trip(pipe: &LtxPipeline, video: &Tensor) -> Result<Tensor, ModelErr
     Ok(((rec.squeeze_dim(0).permute([1, 0, 2, 3]) + 1.0) / 2.0).clamp(0.0, 1.0).to_device(Device::Cpu).to_kind(Kind::Float))
 }
 
+/// `[F, 3, H, W]` in [0, 1] -> the analyser's `[F][H][W][3]`.
+pub fn pixels(video: &Tensor) -> Vec<f32> {
+    let t = video.permute([0, 2, 3, 1]).contiguous().to_kind(Kind::Float);
+    Vec::<f32>::try_from(t.flatten(0, -1)).unwrap_or_default()
+}
+
 pub fn psnr(a: &Tensor, b: &Tensor) -> f64 {
     let mse = (a - b).square().mean(Kind::Float).double_value(&[]);
     10.0 * (1.0 / mse.max(1e-10)).log10()

@@ -28,7 +28,7 @@ use models::seam::{self, Residual};
 use tch::{Device, Kind, Tensor};
 use toyworld::analyse::{analyse, Analysis};
 use toyworld::{caption, CaptionStyle, Scene, Shape, Split};
-use train::measure::{psnr, render, round_trip, steps_change};
+use train::measure::{pixels, psnr, render, round_trip, steps_change};
 // The embedded model's working size (model_index.json `_genvideo.sample_width/height`).
 use train::stages::{FPS, FRAMES, SIZE};
 
@@ -86,12 +86,6 @@ impl Eval {
         self.seconds.push(start.elapsed().as_secs_f64());
         Ok(video.to_device(Device::Cpu))
     }
-}
-
-/// `[F, 3, H, W]` in [0, 1] -> the analyser's `[F][H][W][3]`.
-fn pixels(video: &Tensor) -> Vec<f32> {
-    let t = video.permute([0, 2, 3, 1]).contiguous().to_kind(Kind::Float);
-    Vec::<f32>::try_from(t.flatten(0, -1)).unwrap_or_default()
 }
 
 /// `video` (`[F, 3, H, W]`) blurred with a Gaussian of `sigma` pixels: outlines as soft as a
