@@ -15,7 +15,7 @@ use toyworld::rng::Rng;
 use toyworld::{caption, Scene, Split};
 
 use crate::adam::AdamW;
-use crate::{data, init, plot, Args};
+use crate::{data, init, plot, Args, Stage};
 
 /// Working size and length the default model is trained for (model_index.json `_genvideo`); the
 /// plugin scales its frames to the host's (256x256 and up). At 128 px the VAE's 16x spatial, 8x
@@ -522,8 +522,13 @@ pub fn write_record(args: &Args, device: Device) -> Result<(), String> {
             .unwrap_or_else(|| previous[stage]["result"].clone())
     };
     let history = previous["history"].clone();
-    // A stage this work folder did not run keeps the settings it was trained with.
-    let ran = |stage: &str| args.work.join(stage).join("summary.json").is_file() || previous[stage].is_null();
+    // Only a stage this command trained, to the end of its run, takes this command's settings; any
+    // other keeps what the record says it was trained with (null when nothing trained it yet: a
+    // VAE-only run into a fresh model folder must not describe a transformer nobody trained).
+    let ran = |stage: &str| {
+        let asked = matches!((stage, &args.stage), (_, Stage::All) | ("vae", Stage::Vae) | ("transformer", Stage::Transformer));
+        asked && args.work.join(stage).join("summary.json").is_file()
+    };
     let (clips, caption_style) = if ran("transformer") {
         (serde_json::json!(args.clips), serde_json::json!(format!("{:?}", args.captions.style())))
     } else {
@@ -718,6 +723,30 @@ mod tests {
         // One panel: the VAE's.
         let png = image::open(model.join("loss.png")).unwrap();
         assert_eq!(png.width(), 480);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_vae_run_into_a_fresh_model_folder_records_no_transformer() {
+        let dir = std::env::temp_dir().join(format!("genvideo-fresh-record-{}", std::process::id()));
+        let (model, work) = (dir.join("model"), dir.join("work"));
+        for stage in ["vae", "transformer"] {
+            std::fs::create_dir_all(work.join(stage)).unwrap();
+            std::fs::write(work.join(stage).join("losses.csv"), "1,0.5\n").unwrap();
+            std::fs::write(work.join(stage).join("summary.json"), r#"{"steps": 1}"#).unwrap();
+        }
+        std::fs::create_dir_all(&model).unwrap();
+        let (m, w) = (model.to_str().unwrap(), work.to_str().unwrap());
+        // The work folder also holds an earlier transformer run: this command did not train it.
+        let args = Args::parse_from(["genvideo-train", "vae", "--model", m, "--work", w, "--vae-lr", "3e-4"]);
+        write_record(&args, Device::Cpu).unwrap();
+        let record: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(model.join("training_record.json")).unwrap()).unwrap();
+        assert_eq!(record["vae"]["lr"], 3e-4);
+        assert_eq!(record["vae"]["result"]["steps"], 1);
+        assert!(record["transformer"].is_null(), "{}", record["transformer"]);
+        assert!(record["data"]["transformer_clips"].is_null());
+        assert!(record["data"]["caption_style"].is_null());
         let _ = std::fs::remove_dir_all(&dir);
     }
 
