@@ -40,6 +40,13 @@ pub enum Stage {
     All,
 }
 
+impl Stage {
+    /// Whether this command trains `stage` ("vae" or "transformer", the work folder's subfolders).
+    pub fn trains(self, stage: &str) -> bool {
+        matches!((self, stage), (Stage::All, _) | (Stage::Vae, "vae") | (Stage::Transformer, "transformer"))
+    }
+}
+
 /// The caption vocabulary the transformer stage trains on (toyworld's training styles).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Captions {

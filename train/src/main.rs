@@ -1,7 +1,7 @@
 //! `genvideo-train`: see the crate documentation; `--help` lists the options.
 
 use clap::Parser;
-use train::{stages, Args, Stage};
+use train::{stages, Args};
 
 fn main() {
     train::keep_freed_memory();
@@ -26,10 +26,10 @@ fn run(args: &Args) -> Result<(), String> {
             let _ = std::fs::remove_dir_all(args.work.join(stage));
         }
     }
-    if matches!(args.stage, Stage::Vae | Stage::All) {
+    if args.stage.trains("vae") {
         stages::train_vae(args, device)?;
     }
-    if matches!(args.stage, Stage::Transformer | Stage::All) {
+    if args.stage.trains("transformer") {
         stages::train_transformer(args, device)?;
     }
     stages::write_record(args, device)

@@ -15,7 +15,7 @@ use toyworld::rng::Rng;
 use toyworld::{caption, Scene, Split};
 
 use crate::adam::AdamW;
-use crate::{data, init, plot, Args, Stage};
+use crate::{data, init, plot, Args};
 
 /// Working size and length the default model is trained for (model_index.json `_genvideo`); the
 /// plugin scales its frames to the host's (256x256 and up). At 128 px the VAE's 16x spatial, 8x
@@ -525,10 +525,7 @@ pub fn write_record(args: &Args, device: Device) -> Result<(), String> {
     // Only a stage this command trained, to the end of its run, takes this command's settings; any
     // other keeps what the record says it was trained with (null when nothing trained it yet: a
     // VAE-only run into a fresh model folder must not describe a transformer nobody trained).
-    let ran = |stage: &str| {
-        let asked = matches!((stage, &args.stage), (_, Stage::All) | ("vae", Stage::Vae) | ("transformer", Stage::Transformer));
-        asked && args.work.join(stage).join("summary.json").is_file()
-    };
+    let ran = |stage: &str| args.stage.trains(stage) && args.work.join(stage).join("summary.json").is_file();
     let (clips, caption_style) = if ran("transformer") {
         (serde_json::json!(args.clips), serde_json::json!(format!("{:?}", args.captions.style())))
     } else {
