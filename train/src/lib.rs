@@ -26,6 +26,7 @@ pub mod adam;
 pub mod data;
 pub mod init;
 pub mod measure;
+pub mod narrow;
 pub mod plot;
 pub mod stages;
 

@@ -1,22 +1,7 @@
 //! `genvideo-narrow-latents`: a model folder whose latents keep only their `--channels` principal
-//! components, with the VAE and the transformer rewritten to match, in the same diffusers format.
-//!
-//! Why: a transformer sees a token only through `proj_in` and answers only through `proj_out`,
-//! both of rank `inner_dim` at most. Where a token is wider than that (the 4x spatial / 4x
-//! temporal VAE's 32 channels in 4x4 patches: 512 values into 192), the velocity it predicts
-//! has no component in the rest of the token's space, so the sampler never removes the starting
-//! noise there and the flow-matching loss cannot fall below that share of the noise (about
-//! 320/512 of it). Keeping the latents' top principal components (uncentred, in units of the
-//! per-channel std) makes the token as narrow as the transformer and loses only what the
-//! components leave out:
-//! - encoder `conv_out`: the mean rows become `P diag(1/s) W` (the shared log-variance row stays);
-//! - decoder `conv_in`: `W diag(s) Pᵀ`, so it reads the components as it read the channels;
-//! - `latents_mean` = `P (m / s)`, `latents_std` = 1: the pipeline's normalised latents are
-//!   `P (z - m) / s`, the old normalised latents projected;
-//! - transformer `proj_in` = `W_in (Pᵀ ⊗ I)`, `proj_out` = `(P ⊗ I) W_out`: its attention, text
-//!   and timing see what they saw, restricted to the kept subspace.
-//!
-//! Prints the share of the normalised latents' energy each number of components keeps.
+//! components, with the VAE and the transformer rewritten to match in the same diffusers format
+//! (`train::narrow` says why and how). Prints the share of the normalised latents' energy each
+//! number of components keeps.
 
 use std::path::{Path, PathBuf};
 
@@ -25,6 +10,7 @@ use models::autoencoder_kl_ltx::AutoencoderKlLtxVideo;
 use models::transformer_ltx::LtxVideoTransformer3DModelConfig;
 use tch::{Device, Kind, Tensor};
 use toyworld::{Scene, Split};
+use train::narrow;
 use train::stages::{FPS, FRAMES, SIZE};
 
 #[derive(Parser)]
@@ -84,11 +70,7 @@ fn run(args: &Args) -> Result<(), String> {
     let s = vae.latents_std().to_kind(Kind::Double);
     let m = vae.latents_mean().to_kind(Kind::Double);
     let y = z.transpose(0, 1).reshape([c, -1]) / s.unsqueeze(1); // [C, n]: z / s
-    let n = y.size()[1] as f64;
-    let (values, vectors) = y.matmul(&y.tr()).divide_scalar(n).linalg_eigh("L");
-    let order = values.argsort(0, true);
-    let values = values.index_select(0, &order);
-    let p_all = vectors.index_select(1, &order).tr(); // rows: components, largest first
+    let (values, p_all) = narrow::principal_components(&y);
     let p = p_all.narrow(0, 0, args.channels); // [K, C]
 
     // What the transformer saw, the normalised latents (z - m) / s, and how much of it each
@@ -104,6 +86,9 @@ fn run(args: &Args) -> Result<(), String> {
         println!("{k:>10}  {:>22.5}  {:>10.4}{mark}", kept, values.double_value(&[k - 1]));
     }
 
+    let mean = &m / &s;
+    let outside = (&mean - p.tr().matmul(&p.matmul(&mean))).norm().double_value(&[]) / mean.norm().double_value(&[]).max(1e-12);
+    println!("share of the latent mean m / s outside the kept components (read by the decoder as zero): {outside:.5}");
     copy_folder(&args.model, &args.out, &["vae", "transformer"])?;
     narrow_vae(args, &p, &s, &m)?;
     narrow_transformer(args, &p)?;
@@ -153,47 +138,18 @@ fn write(dir: &Path, tensors: &[(String, Tensor)], config: &Path, set: &[(&str, 
     std::fs::write(dir.join("config.json"), serde_json::to_string_pretty(&json).map_err(err)?).map_err(err)
 }
 
-/// `f` applied to tensor `name` in double precision, stored back in its own kind.
-fn rewrite(tensors: &mut [(String, Tensor)], name: &str, f: impl FnOnce(&Tensor) -> Tensor) -> Result<(), String> {
-    let (_, t) = tensors.iter_mut().find(|(n, _)| n == name).ok_or_else(|| format!("no {name} in the weights"))?;
-    let kind = t.kind();
-    *t = f(&t.to_kind(Kind::Double)).to_kind(kind).contiguous();
-    Ok(())
-}
-
 fn narrow_vae(args: &Args, p: &Tensor, s: &Tensor, m: &Tensor) -> Result<(), String> {
     let (src, dst) = (args.model.join("vae"), args.out.join("vae"));
     let mut t = read(&src)?;
-    let (c, k) = (s.size()[0], args.channels);
-    let to_components = p / s.unsqueeze(0); // P diag(1/s), [K, C]
-    rewrite(&mut t, "encoder.conv_out.conv.weight", |w| {
-        let shape = w.size();
-        let mean_rows = to_components.matmul(&w.narrow(0, 0, c).reshape([c, -1]));
-        let mut new = shape.clone();
-        new[0] = k;
-        Tensor::cat(&[mean_rows.reshape(new.as_slice()), w.narrow(0, c, 1)], 0)
-    })?;
-    rewrite(&mut t, "encoder.conv_out.conv.bias", |b| {
-        Tensor::cat(&[to_components.matmul(&b.narrow(0, 0, c)), b.narrow(0, c, 1)], 0)
-    })?;
-    rewrite(&mut t, "decoder.conv_in.conv.weight", |w| {
-        let shape = w.size(); // [out, C, kt, kh, kw]
-        let per_channel = w.transpose(0, 1).reshape([c, -1]);
-        let mut new = shape.clone();
-        new.swap(0, 1);
-        new[0] = k;
-        (p * s.unsqueeze(0)).matmul(&per_channel).reshape(new.as_slice()).transpose(0, 1)
-    })?;
-    rewrite(&mut t, "latents_mean", |_| p.matmul(&(m / s)))?;
-    rewrite(&mut t, "latents_std", |_| Tensor::ones([k], (Kind::Double, Device::Cpu)))?;
-    write(&dst, &t, &src.join("config.json"), &[("latent_channels", k)])
+    narrow::narrow_vae(&mut t, p, s, m)?;
+    write(&dst, &t, &src.join("config.json"), &[("latent_channels", args.channels)])
 }
 
 fn narrow_transformer(args: &Args, p: &Tensor) -> Result<(), String> {
     let (src, dst) = (args.model.join("transformer"), args.out.join("transformer"));
     let config: LtxVideoTransformer3DModelConfig = models::checkpoint::read_config(&src).map_err(err)?;
     let per_token = config.patch_size * config.patch_size * config.patch_size_t;
-    let (c, k) = (p.size()[1], args.channels);
+    let c = p.size()[1];
     let out_channels = config.out_channels.unwrap_or(config.in_channels);
     if config.in_channels != c * per_token || out_channels != c * per_token {
         return Err(format!(
@@ -203,15 +159,7 @@ fn narrow_transformer(args: &Args, p: &Tensor) -> Result<(), String> {
         ));
     }
     let mut t = read(&src)?;
-    // Tokens are channel-major (`pack_latents`): value c * per_token + j.
-    rewrite(&mut t, "proj_in.weight", |w| {
-        let d = w.size()[0];
-        Tensor::einsum("dcj,kc->dkj", &[w.reshape([d, c, per_token]), p.shallow_clone()], None::<&[i64]>).reshape([d, k * per_token])
-    })?;
-    rewrite(&mut t, "proj_out.weight", |w| {
-        let d = w.size()[1];
-        Tensor::einsum("kc,cjd->kjd", &[p.shallow_clone(), w.reshape([c, per_token, d])], None::<&[i64]>).reshape([k * per_token, d])
-    })?;
-    rewrite(&mut t, "proj_out.bias", |b| p.matmul(&b.reshape([c, per_token])).reshape([k * per_token]))?;
-    write(&dst, &t, &src.join("config.json"), &[("in_channels", k * per_token), ("out_channels", k * per_token)])
+    narrow::narrow_transformer(&mut t, p, per_token)?;
+    let width = args.channels * per_token;
+    write(&dst, &t, &src.join("config.json"), &[("in_channels", width), ("out_channels", width)])
 }
