@@ -398,8 +398,9 @@ fn dataset(args: &Args, device: Device) -> Result<Dataset, String> {
 }
 
 pub fn train_transformer(args: &Args, device: Device) -> Result<(), String> {
-    let data = dataset(args, device)?;
     let config: LtxVideoTransformer3DModelConfig = read_config(&args.model.join("transformer")).map_err(err)?;
+    narrow_enough(&config)?;
+    let data = dataset(args, device)?;
     let vs = VarStore::new(device);
     let (p, pt) = (config.patch_size, config.patch_size_t);
     let model = LtxVideoTransformer3DModel::new(&vs.root(), config).map_err(err)?;
@@ -498,6 +499,23 @@ pub fn train_transformer(args: &Args, device: Device) -> Result<(), String> {
     }
     run.finish("transformer", total)?;
     save_weights(&vs, &args.model.join("transformer"))
+}
+
+/// Refuses a transformer whose tokens are wider than itself: it reads a token only through
+/// `proj_in` and answers only through `proj_out`, so its velocity has no component outside their
+/// `inner_dim`-wide span, the sampler never removes the starting noise there and the loss cannot
+/// fall below that share of it (run 6 of genvideo-mini-4x: 512-value tokens, 192 wide, loss flat
+/// at 0.745 for thousands of steps). `genvideo-narrow-latents` makes the latents narrow enough.
+fn narrow_enough(config: &LtxVideoTransformer3DModelConfig) -> Result<(), String> {
+    let (token, inner) = (config.in_channels, config.inner_dim());
+    if token > inner {
+        return Err(format!(
+            "the transformer's tokens ({token} values: latent channels x patch) are wider than the transformer \
+             ({inner}); the noise outside its {inner} dimensions would never be removed. Use fewer latent \
+             channels (genvideo-narrow-latents), a smaller patch or a wider transformer"
+        ));
+    }
+    Ok(())
 }
 
 /// `training_record.json` and `loss.png` in the model folder, from what the work folder holds.
@@ -688,6 +706,24 @@ mod tests {
         assert!(copied > 10, "only {copied} tensors compared");
         assert_eq!(got["proj_in.weight"].size(), [8, 16]);
         assert!(got["proj_in.weight"].equal(&before), "proj_in keeps its fresh initialisation");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_transformer_narrower_than_its_tokens_is_refused_before_any_work() {
+        let dir = std::env::temp_dir().join(format!("genvideo-too-wide-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("transformer")).unwrap();
+        let config = |width: i64| {
+            format!(r#"{{"in_channels": {width}, "out_channels": {width}, "patch_size": 4, "num_attention_heads": 6,
+                         "attention_head_dim": 32, "cross_attention_dim": 192, "num_layers": 1, "caption_channels": 384}}"#)
+        };
+        std::fs::write(dir.join("transformer/config.json"), config(512)).unwrap();
+        // No VAE, text encoder or work folder: the refusal has to come first.
+        let args = Args::parse_from(["genvideo-train", "transformer", "--model", dir.to_str().unwrap(), "--work", "/nonexistent"]);
+        let e = train_transformer(&args, Device::Cpu).unwrap_err();
+        assert!(e.contains("(512 values") && e.contains("(192)"), "{e}");
+        let narrowed: LtxVideoTransformer3DModelConfig = serde_json::from_str(&config(192)).unwrap();
+        assert!(narrow_enough(&narrowed).is_ok());
         let _ = std::fs::remove_dir_all(&dir);
     }
 
