@@ -1,13 +1,36 @@
 //! toyworld clips as tensors.
 
+use models::autoencoder_kl_ltx::AutoencoderKlLtxVideo;
+use models::ModelError;
 use tch::{Device, Kind, Tensor};
 use toyworld::rng::Rng;
-use toyworld::{render, Scene};
+use toyworld::{render, Scene, Split};
+
+use crate::stages::{FPS, FRAMES, SIZE};
 
 /// Frames of `scene` as `[3, F, H, W]` in [0, 1] on the CPU.
 pub fn clip(scene: &Scene, width: usize, height: usize, frames: usize, fps: f64, start: f64) -> Tensor {
     let pixels = render(scene, width, height, frames, fps, start);
     Tensor::from_slice(&pixels).view([frames as i64, height as i64, width as i64, 3]).permute([3, 0, 1, 2]).contiguous()
+}
+
+/// The transformer stage's clips: `n` training-split scenes drawn from `seed`.
+pub fn training_scenes(seed: u64, n: usize) -> Vec<Scene> {
+    (0..n as u64).map(|i| Scene::sample(seed.wrapping_mul(1_000_003).wrapping_add(i), Split::Train, 0.12)).collect()
+}
+
+/// `scenes` rendered at the working size and encoded by `vae` four at a time; `each` gets every
+/// batch's posterior means (`[B, C, F', H', W']`, on the VAE's device) and how many clips it holds.
+pub fn encode_scenes(
+    vae: &AutoencoderKlLtxVideo,
+    scenes: &[Scene],
+    mut each: impl FnMut(Tensor, usize) -> Result<(), ModelError>,
+) -> Result<(), ModelError> {
+    for chunk in scenes.chunks(4) {
+        let x = Tensor::stack(&chunk.iter().map(|s| clip(s, SIZE, SIZE, FRAMES, FPS, 0.0)).collect::<Vec<_>>(), 0) * 2.0 - 1.0;
+        each(vae.encode(&x)?, chunk.len())?;
+    }
+    Ok(())
 }
 
 /// A seed for sample `i` of step `step`, so a resumed run sees the same data.

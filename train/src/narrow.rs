@@ -29,6 +29,11 @@ pub fn principal_components(y: &Tensor) -> (Tensor, Tensor) {
     (values.index_select(0, &order), vectors.index_select(1, &order).tr())
 }
 
+/// What of `x` (`[C, ...]`) lies outside the span of `p`'s rows (`[K, C]`, orthonormal).
+pub fn outside(p: &Tensor, x: &Tensor) -> Tensor {
+    x - p.tr().matmul(&p.matmul(x))
+}
+
 /// `f` applied to tensor `name` in double precision, stored back in its own kind.
 fn rewrite(tensors: &mut [(String, Tensor)], name: &str, f: impl FnOnce(&Tensor) -> Tensor) -> Result<(), String> {
     let (_, t) = tensors.iter_mut().find(|(n, _)| n == name).ok_or_else(|| format!("no {name} in the weights"))?;

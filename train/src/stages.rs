@@ -41,7 +41,8 @@ const TEXT_DROPOUT: f64 = 0.1;
 const COND_NOISE: f64 = 0.15;
 /// model_index.json `_genvideo.max_sequence_length`: the longest prompt the pipeline encodes.
 const MAX_SEQUENCE_LENGTH: usize = 64;
-const WEIGHTS: &str = "diffusion_pytorch_model.safetensors";
+/// The weights file of a diffusers model component.
+pub const WEIGHTS: &str = "diffusion_pytorch_model.safetensors";
 
 fn err<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
@@ -352,8 +353,7 @@ fn dataset(args: &Args, device: Device) -> Result<Dataset, String> {
     let dir = args.work.join("transformer");
     std::fs::create_dir_all(&dir).map_err(err)?;
     let cache = dir.join(format!("latents_{}_{}.safetensors", args.clips, args.seed));
-    let scenes: Vec<Scene> =
-        (0..args.clips as u64).map(|i| Scene::sample(args.seed.wrapping_mul(1_000_003).wrapping_add(i), Split::Train, 0.12)).collect();
+    let scenes = data::training_scenes(args.seed, args.clips);
     let _guard = tch::no_grad_guard();
     let latents = match Tensor::read_safetensors(&cache) {
         Ok(mut t) if !t.is_empty() => t.swap_remove(0).1.to_device(device),
@@ -362,14 +362,12 @@ fn dataset(args: &Args, device: Device) -> Result<Dataset, String> {
             let bar = ProgressBar::new(scenes.len() as u64);
             bar.set_style(ProgressStyle::with_template("encoding clips {bar:40} {pos}/{len} [{elapsed} < {eta}]").map_err(err)?);
             let mut parts = Vec::new();
-            for chunk in scenes.chunks(4) {
-                let x = Tensor::stack(&chunk.iter().map(|s| data::clip(s, SIZE, SIZE, FRAMES, FPS, 0.0)).collect::<Vec<_>>(), 0)
-                    * 2.0
-                    - 1.0;
-                let z = vae.encode(&x).map_err(err)?;
-                parts.push(vae.normalize_latents(&z, 1.0).map_err(err)?.to_device(Device::Cpu));
-                bar.inc(chunk.len() as u64);
-            }
+            data::encode_scenes(&vae, &scenes, |z, n| {
+                parts.push(vae.normalize_latents(&z, 1.0)?.to_device(Device::Cpu));
+                bar.inc(n as u64);
+                Ok(())
+            })
+            .map_err(err)?;
             bar.finish();
             let all = Tensor::cat(&parts, 0);
             Tensor::write_safetensors(&[("latents", &all)], &cache).map_err(err)?;

@@ -9,9 +9,8 @@ use clap::Parser;
 use models::autoencoder_kl_ltx::AutoencoderKlLtxVideo;
 use models::transformer_ltx::LtxVideoTransformer3DModelConfig;
 use tch::{Device, Kind, Tensor};
-use toyworld::{Scene, Split};
-use train::narrow;
-use train::stages::{FPS, FRAMES, SIZE};
+use train::stages::WEIGHTS;
+use train::{data, narrow};
 
 #[derive(Parser)]
 #[command(about = "Narrow a model folder's latents to their principal components (VAE and transformer rewritten)")]
@@ -33,8 +32,6 @@ struct Args {
     #[arg(long)]
     threads: Option<i32>,
 }
-
-const WEIGHTS: &str = "diffusion_pytorch_model.safetensors";
 
 fn err<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
@@ -59,13 +56,12 @@ fn run(args: &Args) -> Result<(), String> {
     if args.channels < 1 || args.channels > c {
         return Err(format!("--channels must be 1..={c}, the VAE's latent channels"));
     }
-    let scenes: Vec<Scene> =
-        (0..args.clips as u64).map(|i| Scene::sample(args.seed.wrapping_mul(1_000_003).wrapping_add(i), Split::Train, 0.12)).collect();
     let mut parts = Vec::new();
-    for chunk in scenes.chunks(4) {
-        let x = Tensor::stack(&chunk.iter().map(|s| train::data::clip(s, SIZE, SIZE, FRAMES, FPS, 0.0)).collect::<Vec<_>>(), 0) * 2.0 - 1.0;
-        parts.push(vae.encode(&x).map_err(err)?);
-    }
+    data::encode_scenes(&vae, &data::training_scenes(args.seed, args.clips), |z, _| {
+        parts.push(z);
+        Ok(())
+    })
+    .map_err(err)?;
     let z = Tensor::cat(&parts, 0).to_kind(Kind::Double); // [N, C, F, H, W]
     let s = vae.latents_std().to_kind(Kind::Double);
     let m = vae.latents_mean().to_kind(Kind::Double);
@@ -79,15 +75,14 @@ fn run(args: &Args) -> Result<(), String> {
     let total = centred.square().sum(Kind::Double).double_value(&[]);
     println!("components  share of (z - m)/s kept  eigenvalue");
     for k in 1..=c {
-        let pk = p_all.narrow(0, 0, k);
-        let rest = &centred - pk.tr().matmul(&pk.matmul(&centred));
+        let rest = narrow::outside(&p_all.narrow(0, 0, k), &centred);
         let kept = 1.0 - rest.square().sum(Kind::Double).double_value(&[]) / total;
         let mark = if k == args.channels { "  <- kept" } else { "" };
         println!("{k:>10}  {:>22.5}  {:>10.4}{mark}", kept, values.double_value(&[k - 1]));
     }
 
     let mean = &m / &s;
-    let outside = (&mean - p.tr().matmul(&p.matmul(&mean))).norm().double_value(&[]) / mean.norm().double_value(&[]).max(1e-12);
+    let outside = narrow::outside(&p, &mean).norm().double_value(&[]) / mean.norm().double_value(&[]).max(1e-12);
     println!("share of the latent mean m / s outside the kept components (read by the decoder as zero): {outside:.5}");
     copy_folder(&args.model, &args.out, &["vae", "transformer"])?;
     narrow_vae(args, &p, &s, &m)?;
