@@ -339,6 +339,17 @@ fn difference_error(rec: &Tensor, x: &Tensor, dims: &[i64]) -> Tensor {
     error / (scale + 1e-3)
 }
 
+/// `[B, N, 1]` loss weights of packed clean latents `[B, N, D]`: 1 plus `per_unit` times each
+/// token's mean absolute distance from its clip's median token (the background, which fills
+/// most of a clip).
+fn token_weights(x0: &Tensor, per_unit: f64) -> Tensor {
+    if per_unit == 0.0 {
+        return x0.ones_like().narrow(2, 0, 1);
+    }
+    let (median, _) = x0.median_dim(1, true);
+    ((x0 - median).abs().mean_dim(2, true, Kind::Float) * per_unit + 1.0).detach()
+}
+
 /// The transformer's data: normalised latents of fixed clips and MiniLM token states of their
 /// captions.
 struct Dataset {
@@ -488,7 +499,8 @@ pub fn train_transformer(args: &Args, device: Device) -> Result<(), String> {
             .forward(&xt, &enc, &timestep, Some(&mask), lf, lh, lw, (1.0, 1.0, 1.0), Some(&coords_b))
             .map_err(err)?;
         let target = &noise - &x0;
-        let loss = ((pred - target).square() * &free).sum(Kind::Float) / (free.sum(Kind::Float) * width as f64);
+        let weight = &free * token_weights(&x0, args.token_weight);
+        let loss = ((pred - target).square() * &weight).sum(Kind::Float) / (weight.sum(Kind::Float) * width as f64);
         opt.zero_grad();
         loss.backward();
         opt.step(scheduled_rate(&opt, total, TRANSFORMER_LR), 1.0);
@@ -574,6 +586,8 @@ pub fn write_record(args: &Args, device: Device) -> Result<(), String> {
                 "lr": TRANSFORMER_LR,
                 "text_dropout": TEXT_DROPOUT,
                 "noise_levels": format!("logit-normal(0, 1), shifted by --time-shift ({} in the last run)", args.time_shift),
+                "loss": "flow-matching MSE on the unpinned tokens, each weighted by 1 + token_weight x its mean absolute distance from the clip's median token",
+                "token_weight": args.token_weight,
                 "init_from": args.init_from.as_ref().map(|p| p.display().to_string()),
                 "fresh_projections": args.fresh_projections,
                 "result": summary("transformer"),
@@ -821,5 +835,21 @@ mod tests {
         assert!(e(&flicker) > 0.05, "{}", e(&flicker));
         // A still frame in place of the clip misses all of its motion: error 1, relative.
         assert!((e(&x.narrow(2, 0, 1).expand_as(&x)) - 1.0).abs() < 1e-3);
+    }
+
+    #[test]
+    fn token_weights_single_out_what_differs_from_the_background() {
+        // Two clips of five 4-wide tokens: flat backgrounds (0 and 2), one object token each.
+        let mut v = vec![0f32; 5 * 4];
+        v.extend(vec![2f32; 5 * 4]);
+        let x0 = Tensor::from_slice(&v).view([2, 5, 4]);
+        let _ = x0.get(0).get(3).fill_(1.0);
+        let _ = x0.get(1).get(1).narrow(0, 0, 2).fill_(4.0);
+        let w = token_weights(&x0, 10.0);
+        assert_eq!(w.size(), [2, 5, 1]);
+        let got = Vec::<f32>::try_from(w.flatten(0, -1)).unwrap();
+        assert_eq!(got, [1.0, 1.0, 1.0, 11.0, 1.0, 1.0, 11.0, 1.0, 1.0, 1.0]);
+        // Off, every token counts alike.
+        assert!(token_weights(&x0, 0.0).equal(&Tensor::ones([2, 5, 1], (Kind::Float, Device::Cpu))));
     }
 }
