@@ -276,10 +276,7 @@ pub fn train_vae(args: &Args, device: Device) -> Result<(), String> {
             vae.encode_posterior(&x).map_err(err)?
         };
         let rec = vae.decode_train(&mean, None).map_err(err)?;
-        // Flat background fills most pixels and is learnt first; weighting pixels by how far they
-        // are from the crop's median colour makes the objects count as much.
-        let median = x.flatten(2, -1).median_dim(2, true).0.unsqueeze(-1).unsqueeze(-1);
-        let weight = ((&x - median).abs().mean_dim(1, true, Kind::Float) * OBJECT_WEIGHT + 1.0).detach();
+        let weight = background_weights(&x, OBJECT_WEIGHT);
         let diff = &rec - &x;
         let mut loss = ((diff.abs() + diff.square()) * &weight).mean(Kind::Float) / weight.mean(Kind::Float);
         if args.edge_weight > 0.0 {
@@ -339,15 +336,15 @@ fn difference_error(rec: &Tensor, x: &Tensor, dims: &[i64]) -> Tensor {
     error / (scale + 1e-3)
 }
 
-/// `[B, N, 1]` loss weights of packed clean latents `[B, N, D]`: 1 plus `per_unit` times each
-/// token's mean absolute distance from its clip's median token (the background, which fills
-/// most of a clip).
-fn token_weights(x0: &Tensor, per_unit: f64) -> Tensor {
-    if per_unit == 0.0 {
-        return x0.ones_like().narrow(2, 0, 1);
-    }
-    let (median, _) = x0.median_dim(1, true);
-    ((x0 - median).abs().mean_dim(2, true, Kind::Float) * per_unit + 1.0).detach()
+/// `[B, 1, positions...]` loss weights of `[B, C, positions...]` (pixels of a clip, or its packed
+/// tokens transposed): 1 plus `per_unit` times each position's mean absolute distance over C from
+/// the clip's per-channel median, which is its background. Objects fill under 1 % of a clip, so
+/// an unweighted loss is mostly background, learnt long before the objects are.
+fn background_weights(x: &Tensor, per_unit: f64) -> Tensor {
+    let (median, _) = x.flatten(2, -1).median_dim(2, true);
+    let mut shape = vec![1i64; x.dim()];
+    shape[..2].copy_from_slice(&x.size()[..2]);
+    ((x - median.view(shape.as_slice())).abs().mean_dim(1, true, Kind::Float) * per_unit + 1.0).detach()
 }
 
 /// The transformer's data: normalised latents of fixed clips and MiniLM token states of their
@@ -499,7 +496,7 @@ pub fn train_transformer(args: &Args, device: Device) -> Result<(), String> {
             .forward(&xt, &enc, &timestep, Some(&mask), lf, lh, lw, (1.0, 1.0, 1.0), Some(&coords_b))
             .map_err(err)?;
         let target = &noise - &x0;
-        let weight = &free * token_weights(&x0, args.token_weight);
+        let weight = &free * background_weights(&x0.transpose(1, 2), args.token_weight).transpose(1, 2);
         let loss = ((pred - target).square() * &weight).sum(Kind::Float) / (weight.sum(Kind::Float) * width as f64);
         opt.zero_grad();
         loss.backward();
@@ -838,18 +835,23 @@ mod tests {
     }
 
     #[test]
-    fn token_weights_single_out_what_differs_from_the_background() {
+    fn background_weights_single_out_what_differs_from_the_background() {
         // Two clips of five 4-wide tokens: flat backgrounds (0 and 2), one object token each.
         let mut v = vec![0f32; 5 * 4];
         v.extend(vec![2f32; 5 * 4]);
         let x0 = Tensor::from_slice(&v).view([2, 5, 4]);
         let _ = x0.get(0).get(3).fill_(1.0);
         let _ = x0.get(1).get(1).narrow(0, 0, 2).fill_(4.0);
-        let w = token_weights(&x0, 10.0);
+        let token_weights = |per_unit| background_weights(&x0.transpose(1, 2), per_unit).transpose(1, 2);
+        let w = token_weights(10.0);
         assert_eq!(w.size(), [2, 5, 1]);
         let got = Vec::<f32>::try_from(w.flatten(0, -1)).unwrap();
         assert_eq!(got, [1.0, 1.0, 1.0, 11.0, 1.0, 1.0, 11.0, 1.0, 1.0, 1.0]);
         // Off, every token counts alike.
-        assert!(token_weights(&x0, 0.0).equal(&Tensor::ones([2, 5, 1], (Kind::Float, Device::Cpu))));
+        assert!(token_weights(0.0).equal(&Tensor::ones([2, 5, 1], (Kind::Float, Device::Cpu))));
+        // Pixels `[B, C, F, H, W]`, as the VAE weighs them: the same tokens laid out as 5 x 1 x 1.
+        let pixels = background_weights(&x0.transpose(1, 2).reshape([2, 4, 5, 1, 1]), 10.0);
+        assert_eq!(pixels.size(), [2, 1, 5, 1, 1]);
+        assert!(pixels.flatten(0, -1).equal(&w.flatten(0, -1)));
     }
 }
