@@ -274,6 +274,7 @@ fn run() -> Result<(), String> {
     let mut seam_ratio = Vec::new();
     let mut seams = Vec::new();
     let mut seam_ratio_carried = Vec::new();
+    let mut seam_clips = Vec::new();
     let mut infill = Vec::new();
     let mut infill_carried = Vec::new();
     let mut blend = Vec::new();
@@ -307,6 +308,17 @@ fn run() -> Result<(), String> {
         let carried = seam::carry(&video.get(17), 0, &[Residual::new(-1, &last, &video.get(16)).map_err(err)?], seam::REACH)
             .map_err(err)?;
         seam_ratio_carried.push((carried - &last).abs().mean(Kind::Float).double_value(&[]) / ordinary.max(1e-6));
+        // A mean over clips hides which ones break the seam; the generated clip's own step across
+        // the seam is what the carried residual cannot remove.
+        let made = steps_change(&video);
+        seam_clips.push(serde_json::json!({
+            "prompt": prompt,
+            "motion": scene.subject().motion.name(),
+            "source_median_step": ordinary,
+            "generated_step_at_seam": made[16],
+            "generated_median_step": median(made[17..].to_vec()),
+            "delivered_over_median_step": seam_ratio_carried[seam_ratio_carried.len() - 1],
+        }));
         if k == 0 {
             let carry = [Residual::new(-1, &last, &video.get(16)).map_err(err)?];
             let new = seam::carry_frames(&video.narrow(0, 17, 32), &carry, seam::REACH).map_err(err)?;
@@ -376,7 +388,7 @@ fn run() -> Result<(), String> {
         "held_out": heldout.json(),
         "paraphrase": paraphrase.json(),
         "image_to_video": { "attributes": i2v_tally.json(), "first_frame_psnr_db": mean(&i2v_psnr), "first_step_over_median_step": mean(&i2v_jump) },
-        "extension": { "seam_mean_abs": mean(&seams), "seam_over_median_step": mean(&seam_ratio), "seam_over_median_step_delivered": mean(&seam_ratio_carried) },
+        "extension": { "seam_mean_abs": mean(&seams), "seam_over_median_step": mean(&seam_ratio), "seam_over_median_step_delivered": mean(&seam_ratio_carried), "clips": seam_clips },
         "infill": { "psnr_db": mean(&infill), "psnr_db_delivered": mean(&infill_carried), "linear_blend_psnr_db": mean(&blend) },
         "seconds_per_generation": mean(&eval.seconds),
         "examples": examples,
