@@ -665,7 +665,7 @@ impl LtxPipeline {
             } else {
                 (pred, timestep)
             };
-            let denoised = scheduler.step(&pred.f_neg()?, tv, &latents, Some(&timestep), None)?;
+            let denoised = sampler_step(&mut scheduler, &pred, tv, &latents, &timestep, noise)?;
             latents = match &cond_mask {
                 Some(m) => {
                     let threshold = Tensor::from((tv / 1000.0 - 1e-6) as f32).f_to_device(dev)?;
@@ -889,6 +889,29 @@ impl LtxPipeline {
 
 /// A size with about half the pixels of `w` x `h`, same aspect, multiples of `ratio`: attention
 /// memory grows faster than linearly in tokens, so half the pixels is a safe next try.
+/// One sampler step of tokens `latents` (`[B, N, C]`) at their own noise levels `timestep`
+/// (`[B, N]`, 0..num_train_timesteps) from the transformer's velocity `pred` (noise - x0):
+/// Euler along the velocity, or with the scheduler's `stochastic_sampling` the clean estimate
+/// noised afresh to the next level.
+fn sampler_step(
+    scheduler: &mut FlowMatchEulerDiscreteScheduler,
+    pred: &Tensor,
+    tv: f64,
+    latents: &Tensor,
+    timestep: &Tensor,
+    noise: &mut dyn NoiseSource,
+) -> Result<Tensor, ModelError> {
+    // diffusers' per-token Euler branch steps by `current - next` and so takes the negated
+    // velocity, as its LTX pipelines pass it; its stochastic branch reads the output as the
+    // velocity itself (`x0 = sample - sigma * output`), so the negated one would step away from x0.
+    if scheduler.config.stochastic_sampling {
+        let fresh = noise.randn(&latents.size())?.f_to_device(latents.device())?;
+        scheduler.step(pred, tv, latents, Some(timestep), Some(&fresh))
+    } else {
+        scheduler.step(&pred.f_neg()?, tv, latents, Some(timestep), None)
+    }
+}
+
 pub fn fitting_size(w: i64, h: i64, ratio: i64) -> (i64, i64) {
     let scale = std::f64::consts::FRAC_1_SQRT_2;
     let round = |v: i64| (((v as f64 * scale) / ratio as f64).floor() as i64).max(1) * ratio;
@@ -1012,6 +1035,35 @@ fn rescale_noise_cfg(cfg: &Tensor, text: &Tensor, rescale: f64) -> Result<Tensor
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Draws `values` in turn, whatever the shape asked (the test asks for theirs).
+    struct Fixed(Vec<Tensor>);
+
+    impl NoiseSource for Fixed {
+        fn randn(&mut self, _shape: &[i64]) -> Result<Tensor, ModelError> {
+            Ok(self.0.remove(0))
+        }
+    }
+
+    /// Given the exact velocity of a straight path from x0 to the noise, an Euler step lands on
+    /// that path at the next level, and a stochastic step on the path from x0 to the fresh noise.
+    #[test]
+    fn sampler_steps_follow_the_exact_velocity() {
+        for stochastic in [false, true] {
+            let config = FlowMatchEulerDiscreteSchedulerConfig { stochastic_sampling: stochastic, ..Default::default() };
+            let mut scheduler = FlowMatchEulerDiscreteScheduler::new(config).unwrap();
+            scheduler.set_timesteps(Some(4), None, None, None).unwrap();
+            let (tv, sigma, next) = (scheduler.timesteps[1], scheduler.sigmas[1], scheduler.sigmas[2]);
+            let (x0, eps, fresh) = (crate::rng::randn(&[1, 6, 4]), crate::rng::randn(&[1, 6, 4]), crate::rng::randn(&[1, 6, 4]));
+            let latents = &x0 * (1.0 - sigma) + &eps * sigma;
+            let timestep = Tensor::full([1, 6], tv, (Kind::Float, Device::Cpu));
+            let mut noise = Fixed(vec![fresh.shallow_clone()]);
+            let stepped = sampler_step(&mut scheduler, &(&eps - &x0), tv, &latents, &timestep, &mut noise).unwrap();
+            let target = if stochastic { &fresh } else { &eps };
+            let want = &x0 * (1.0 - next) + target * next;
+            assert!(stepped.allclose(&want, 1e-5, 1e-5, false), "stochastic {stochastic}");
+        }
+    }
 
     #[test]
     fn pack_and_unpack_are_inverse() {

