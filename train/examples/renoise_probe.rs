@@ -6,11 +6,11 @@
 //! falls from the round trip's to the generation's tells which part of the noise schedule the
 //! transformer gets it wrong in: low levels are detail, high levels layout.
 //! `cargo run --release -p train --example renoise_probe [model folder] [clips] [seed]`
-use models::pipeline_ltx::{Condition, GenerationRequest, LtxPipeline, SeededNoise};
+use models::pipeline_ltx::{Condition, LtxPipeline, SeededNoise};
 use tch::{Device, Kind};
 use toyworld::analyse::analyse;
 use toyworld::{caption, CaptionStyle, Scene, Split};
-use train::measure::{pixels, render};
+use train::measure::{pixels, render, working_request};
 use train::stages::{FPS, FRAMES, SIZE};
 
 const LEVELS: [f64; 6] = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0];
@@ -35,17 +35,7 @@ fn main() {
             } else {
                 Vec::new()
             };
-            let req = GenerationRequest {
-                prompt: caption(&scene, CaptionStyle::Train, k),
-                width: SIZE as i64,
-                height: SIZE as i64,
-                num_frames: FRAMES as i64,
-                frame_rate: FPS,
-                num_inference_steps: 20,
-                guidance_scale: 3.0,
-                conditions,
-                ..GenerationRequest::default()
-            };
+            let req = working_request(&caption(&scene, CaptionStyle::Train, k), conditions, 20, 3.0);
             let video = pipe.generate(&req, &mut SeededNoise::new(seed + k), &mut |_| true).unwrap();
             let a = analyse(&pixels(&video), SIZE, SIZE, FRAMES, FPS);
             let right = [a.background == Some(scene.background), a.colour == Some(o.colour), a.shape == Some(o.shape), a.motion == Some(o.motion)];

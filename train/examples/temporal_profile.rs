@@ -5,11 +5,11 @@
 //! is what an extension's first new frame steps by.
 //! `cargo run --release -p train --example temporal_profile [model folder] [clips]`; `PER_CLIP=1`
 //! also prints each clip's object travel.
-use models::pipeline_ltx::{GenerationRequest, LtxPipeline, SeededNoise};
+use models::pipeline_ltx::{LtxPipeline, SeededNoise};
 use tch::{Device, Kind, Tensor};
 use toyworld::analyse::analyse;
 use toyworld::{caption, CaptionStyle, Scene, Split};
-use train::measure::{pixels, psnr, render, round_trip, steps_change};
+use train::measure::{pixels, psnr, render, round_trip, steps_change, working_request};
 use train::stages::{FPS, FRAMES, SIZE};
 
 /// How far the object gets from its first sighting to its last, and the length of the path it
@@ -36,16 +36,7 @@ fn main() {
         let scene = Scene::sample(500 + k, Split::HeldOut, 0.0);
         let gt = render(&scene);
         let rec = round_trip(&pipe, &gt).unwrap();
-        let req = GenerationRequest {
-            prompt: caption(&scene, CaptionStyle::Train, k),
-            width: SIZE as i64,
-            height: SIZE as i64,
-            num_frames: FRAMES as i64,
-            frame_rate: FPS,
-            num_inference_steps: 20,
-            guidance_scale: 3.0,
-            ..GenerationRequest::default()
-        };
+        let req = working_request(&caption(&scene, CaptionStyle::Train, k), Vec::new(), 20, 3.0);
         mean_psnr += psnr(&rec, &gt) / n as f64;
         let gen = pipe.generate(&req, &mut SeededNoise::new(k), &mut |_| true).unwrap();
         for (i, v) in [&gt, &rec, &gen].into_iter().enumerate() {

@@ -1,7 +1,7 @@
 //! What `genvideo-eval` and the diagnostic examples measure clips with: ground truth at the
 //! working size, its VAE round trip, PSNR and frame-to-frame change.
 
-use models::pipeline_ltx::LtxPipeline;
+use models::pipeline_ltx::{Condition, GenerationRequest, LtxPipeline};
 use models::ModelError;
 use tch::{Device, Kind, Tensor};
 use toyworld::Scene;
@@ -11,6 +11,21 @@ use crate::stages::{FPS, FRAMES, SIZE};
 /// Ground truth `[F, 3, H, W]` in [0, 1], at the size and length the model is trained for.
 pub fn render(scene: &Scene) -> Tensor {
     crate::data::clip(scene, SIZE, SIZE, FRAMES, FPS, 0.0).permute([1, 0, 2, 3]).contiguous()
+}
+
+/// A generation at the size and length the model is trained for.
+pub fn working_request(prompt: &str, conditions: Vec<Condition>, steps: usize, guidance: f64) -> GenerationRequest {
+    GenerationRequest {
+        prompt: prompt.to_string(),
+        width: SIZE as i64,
+        height: SIZE as i64,
+        num_frames: FRAMES as i64,
+        frame_rate: FPS,
+        num_inference_steps: steps,
+        guidance_scale: guidance,
+        conditions,
+        ..GenerationRequest::default()
+    }
 }
 
 /// `video` (`[F, 3, H, W]` in [0, 1]) through the VAE and back: what the model could draw at best.

@@ -23,12 +23,12 @@ use std::time::Instant;
 
 use clap::Parser;
 use image::{imageops, Rgb, RgbImage};
-use models::pipeline_ltx::{Condition, GenerationRequest, LtxPipeline, SeededNoise};
+use models::pipeline_ltx::{Condition, LtxPipeline, SeededNoise};
 use models::seam::{self, Residual};
 use tch::{Device, Kind, Tensor};
 use toyworld::analyse::{analyse, Analysis};
 use toyworld::{caption, CaptionStyle, Scene, Shape, Split};
-use train::measure::{pixels, psnr, render, round_trip, steps_change};
+use train::measure::{pixels, psnr, render, round_trip, steps_change, working_request};
 // The embedded model's working size (model_index.json `_genvideo.sample_width/height`).
 use train::stages::{FPS, FRAMES, SIZE};
 
@@ -70,17 +70,7 @@ struct Eval {
 
 impl Eval {
     fn generate(&mut self, prompt: &str, conditions: Vec<Condition>, seed: u64) -> Result<Tensor, String> {
-        let req = GenerationRequest {
-            prompt: prompt.to_string(),
-            width: SIZE as i64,
-            height: SIZE as i64,
-            num_frames: FRAMES as i64,
-            frame_rate: FPS,
-            num_inference_steps: self.steps,
-            guidance_scale: self.guidance,
-            conditions,
-            ..GenerationRequest::default()
-        };
+        let req = working_request(prompt, conditions, self.steps, self.guidance);
         let start = Instant::now();
         let video = self.pipe.generate(&req, &mut SeededNoise::new(seed), &mut |_| true).map_err(|e| e.to_string())?;
         self.seconds.push(start.elapsed().as_secs_f64());
