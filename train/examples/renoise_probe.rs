@@ -5,7 +5,10 @@
 //! t = 0 is the VAE round trip, t = 1 a generation from pure noise. Where an attribute's accuracy
 //! falls from the round trip's to the generation's tells which part of the noise schedule the
 //! transformer gets it wrong in: low levels are detail, high levels layout.
-//! `cargo run --release -p train --example renoise_probe [model folder] [clips] [seed]`
+//! With a source model folder, the clips noised are that model's generations from the same
+//! captions instead of the ground truth: whether one model's layout is a better start for the
+//! other than its own (a cascade).
+//! `cargo run --release -p train --example renoise_probe [model folder] [clips] [seed] [source model folder]`
 use models::pipeline_ltx::{Condition, LtxPipeline, SeededNoise};
 use tch::{Device, Kind};
 use toyworld::analyse::analyse;
@@ -21,21 +24,30 @@ fn main() {
     let dir = args.next().unwrap_or("embedded/genvideo-mini".into());
     let n: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(12);
     let seed: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-    let pipe = LtxPipeline::load_with_text_encoder(dir.as_ref(), "weights/all-minilm-l6-v2".as_ref(), Device::Cpu, Kind::Float)
-        .unwrap_or_else(|e| panic!("{dir}: {e}"));
+    let load = |dir: &str| {
+        LtxPipeline::load_with_text_encoder(dir.as_ref(), "weights/all-minilm-l6-v2".as_ref(), Device::Cpu, Kind::Float)
+            .unwrap_or_else(|e| panic!("{dir}: {e}"))
+    };
+    let pipe = load(&dir);
+    let source_dir = args.next();
+    let source = source_dir.as_deref().map(load);
     // [level][background, colour, shape, motion]
     let mut hits = [[0usize; 4]; LEVELS.len()];
     for k in 0..n {
         let scene = Scene::sample(seed + k, Split::HeldOut, 0.0);
         let o = scene.subject();
-        let gt = render(&scene);
+        let prompt = caption(&scene, CaptionStyle::Train, k);
+        let gt = match &source {
+            Some(p) => p.generate(&working_request(&prompt, Vec::new(), 20, 3.0), &mut SeededNoise::new(seed + k), &mut |_| true).unwrap(),
+            None => render(&scene),
+        };
         for (l, &t) in LEVELS.iter().enumerate() {
             let conditions = if t < 1.0 {
                 vec![Condition { frames: gt.permute([1, 0, 2, 3]).contiguous(), frame_index: 0, strength: 1.0 - t }]
             } else {
                 Vec::new()
             };
-            let req = working_request(&caption(&scene, CaptionStyle::Train, k), conditions, 20, 3.0);
+            let req = working_request(&prompt, conditions, 20, 3.0);
             let video = pipe.generate(&req, &mut SeededNoise::new(seed + k), &mut |_| true).unwrap();
             let a = analyse(&pixels(&video), SIZE, SIZE, FRAMES, FPS);
             let right = [a.background == Some(scene.background), a.colour == Some(o.colour), a.shape == Some(o.shape), a.motion == Some(o.motion)];
@@ -46,7 +58,8 @@ fn main() {
         eprint!("\r{}/{n}", k + 1);
     }
     eprintln!();
-    println!("{dir}: {n} held-out clips (seed {seed}), % right after denoising from noise level t");
+    let start = source_dir.map_or("ground truth".to_string(), |s| format!("{s}'s generations"));
+    println!("{dir}: {n} held-out clips (seed {seed}) from {start}, % right after denoising from noise level t");
     println!("{:>5} {:>9} {:>7} {:>7} {:>7}", "t", "backgr.", "colour", "shape", "motion");
     for (l, t) in LEVELS.iter().enumerate() {
         let p = hits[l].map(|h| 100.0 * h as f64 / n as f64);
