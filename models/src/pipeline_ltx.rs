@@ -887,8 +887,6 @@ impl LtxPipeline {
     }
 }
 
-/// A size with about half the pixels of `w` x `h`, same aspect, multiples of `ratio`: attention
-/// memory grows faster than linearly in tokens, so half the pixels is a safe next try.
 /// One sampler step of tokens `latents` (`[B, N, C]`) at their own noise levels `timestep`
 /// (`[B, N]`, 0..num_train_timesteps) from the transformer's velocity `pred` (noise - x0):
 /// Euler along the velocity, or with the scheduler's `stochastic_sampling` the clean estimate
@@ -912,6 +910,8 @@ fn sampler_step(
     }
 }
 
+/// A size with about half the pixels of `w` x `h`, same aspect, multiples of `ratio`: attention
+/// memory grows faster than linearly in tokens, so half the pixels is a safe next try.
 pub fn fitting_size(w: i64, h: i64, ratio: i64) -> (i64, i64) {
     let scale = std::f64::consts::FRAC_1_SQRT_2;
     let round = |v: i64| (((v as f64 * scale) / ratio as f64).floor() as i64).max(1) * ratio;
@@ -1036,7 +1036,7 @@ fn rescale_noise_cfg(cfg: &Tensor, text: &Tensor, rescale: f64) -> Result<Tensor
 mod tests {
     use super::*;
 
-    /// Draws `values` in turn, whatever the shape asked (the test asks for theirs).
+    /// Hands out the given tensors in turn, whatever shape is asked (the test asks for theirs).
     struct Fixed(Vec<Tensor>);
 
     impl NoiseSource for Fixed {

@@ -13,7 +13,7 @@ use models::pipeline_ltx::{Condition, LtxPipeline, SeededNoise};
 use tch::{Device, Kind};
 use toyworld::analyse::analyse;
 use toyworld::{caption, CaptionStyle, Scene, Split};
-use train::measure::{pixels, render, working_request};
+use train::measure::{attributes_right, pixels, render, working_request};
 use train::stages::{FPS, FRAMES, SIZE};
 
 const LEVELS: [f64; 6] = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0];
@@ -35,23 +35,22 @@ fn main() {
     let mut hits = [[0usize; 4]; LEVELS.len()];
     for k in 0..n {
         let scene = Scene::sample(seed + k, Split::HeldOut, 0.0);
-        let o = scene.subject();
         let prompt = caption(&scene, CaptionStyle::Train, k);
         let gt = match &source {
             Some(p) => p.generate(&working_request(&prompt, Vec::new(), 20, 3.0), &mut SeededNoise::new(seed + k), &mut |_| true).unwrap(),
             None => render(&scene),
         };
+        let frames = gt.permute([1, 0, 2, 3]).contiguous(); // [C, F, H, W], as conditions take them
         for (l, &t) in LEVELS.iter().enumerate() {
             let conditions = if t < 1.0 {
-                vec![Condition { frames: gt.permute([1, 0, 2, 3]).contiguous(), frame_index: 0, strength: 1.0 - t }]
+                vec![Condition { frames: frames.shallow_clone(), frame_index: 0, strength: 1.0 - t }]
             } else {
                 Vec::new()
             };
             let req = working_request(&prompt, conditions, 20, 3.0);
             let video = pipe.generate(&req, &mut SeededNoise::new(seed + k), &mut |_| true).unwrap();
             let a = analyse(&pixels(&video), SIZE, SIZE, FRAMES, FPS);
-            let right = [a.background == Some(scene.background), a.colour == Some(o.colour), a.shape == Some(o.shape), a.motion == Some(o.motion)];
-            for (h, r) in hits[l].iter_mut().zip(right) {
+            for (h, r) in hits[l].iter_mut().zip(attributes_right(&scene, &a)) {
                 *h += r as usize;
             }
         }

@@ -4,6 +4,7 @@
 use models::pipeline_ltx::{Condition, GenerationRequest, LtxPipeline};
 use models::ModelError;
 use tch::{Device, Kind, Tensor};
+use toyworld::analyse::Analysis;
 use toyworld::Scene;
 
 use crate::stages::{FPS, FRAMES, SIZE};
@@ -11,6 +12,12 @@ use crate::stages::{FPS, FRAMES, SIZE};
 /// Ground truth `[F, 3, H, W]` in [0, 1], at the size and length the model is trained for.
 pub fn render(scene: &Scene) -> Tensor {
     crate::data::clip(scene, SIZE, SIZE, FRAMES, FPS, 0.0).permute([1, 0, 2, 3]).contiguous()
+}
+
+/// Whether `a` names `scene`'s background, and its subject's colour, shape and motion.
+pub fn attributes_right(scene: &Scene, a: &Analysis) -> [bool; 4] {
+    let o = scene.subject();
+    [a.background == Some(scene.background), a.colour == Some(o.colour), a.shape == Some(o.shape), a.motion == Some(o.motion)]
 }
 
 /// A generation at the size and length the model is trained for.
