@@ -347,6 +347,21 @@ fn background_weights(x: &Tensor, per_unit: f64) -> Tensor {
     ((x - median.view(shape.as_slice())).abs().mean_dim(1, true, Kind::Float) * per_unit + 1.0).detach()
 }
 
+/// Which of a caption's `len` token states the transformer sees, padded to `longest`: each is
+/// hidden with probability `dropout`, and if that would hide them all, none is.
+fn token_mask(len: i64, longest: i64, dropout: f64, rng: &mut Rng) -> Vec<f32> {
+    let mut mask: Vec<f32> = (0..longest).map(|j| if j < len { 1.0 } else { 0.0 }).collect();
+    if dropout > 0.0 {
+        let kept: Vec<bool> = (0..len).map(|_| !rng.chance(dropout)).collect();
+        if kept.iter().any(|&k| k) {
+            for (m, k) in mask.iter_mut().zip(kept) {
+                *m = k as u8 as f32;
+            }
+        }
+    }
+    mask
+}
+
 /// The transformer's data: normalised latents of fixed clips and MiniLM token states of their
 /// captions.
 struct Dataset {
@@ -438,15 +453,18 @@ pub fn train_transformer(args: &Args, device: Device) -> Result<(), String> {
         let mut rng = Rng::new(data::sample_seed(args.seed + 1, step, 0));
         let mut x0 = Vec::with_capacity(b);
         let mut texts = Vec::with_capacity(b);
+        let mut captioned = Vec::with_capacity(b);
         let mut pinned = vec![0f32; b * lf as usize];
         for i in 0..b {
             let clip = rng.below(n_clips as usize);
             x0.push(data.latents.get(clip as i64));
-            texts.push(if rng.chance(TEXT_DROPOUT) {
+            let unconditional = rng.chance(TEXT_DROPOUT);
+            texts.push(if unconditional {
                 data.empty.shallow_clone()
             } else {
                 data.captions[clip * CAPTIONS_PER_CLIP as usize + rng.below(CAPTIONS_PER_CLIP as usize)].shallow_clone()
             });
+            captioned.push(!unconditional);
             // Which latent frames are given clean, as the pipeline's conditions give them:
             // a still at 0 (image-to-video), a clip's start or end (extension), both (infill).
             let row = &mut pinned[i * lf as usize..(i + 1) * lf as usize];
@@ -483,9 +501,11 @@ pub fn train_transformer(args: &Args, device: Device) -> Result<(), String> {
         let mut mask = Vec::with_capacity(b * longest as usize);
         let padded: Vec<Tensor> = texts
             .iter()
-            .map(|t| {
+            .zip(&captioned)
+            .map(|(t, &captioned)| {
                 let l = t.size()[0];
-                mask.extend((0..longest).map(|j| if j < l { 1f32 } else { 0.0 }));
+                let dropout = if captioned { args.token_dropout } else { 0.0 };
+                mask.extend(token_mask(l, longest, dropout, &mut rng));
                 t.pad([0, 0, 0, longest - l], "constant", Some(0.0))
             })
             .collect();
@@ -585,6 +605,7 @@ pub fn write_record(args: &Args, device: Device) -> Result<(), String> {
                 "noise_levels": format!("logit-normal(0, 1), shifted by --time-shift ({} in the last run)", args.time_shift),
                 "loss": "flow-matching MSE on the unpinned tokens, each weighted by 1 + token_weight x its mean absolute distance from the clip's median token",
                 "token_weight": args.token_weight,
+                "token_dropout": args.token_dropout,
                 "init_from": args.init_from.as_ref().map(|p| p.display().to_string()),
                 "fresh_projections": args.fresh_projections,
                 "result": summary("transformer"),
@@ -853,5 +874,25 @@ mod tests {
         let pixels = background_weights(&x0.transpose(1, 2).reshape([2, 4, 5, 1, 1]), 10.0);
         assert_eq!(pixels.size(), [2, 1, 5, 1, 1]);
         assert!(pixels.flatten(0, -1).equal(&w.flatten(0, -1)));
+    }
+
+    #[test]
+    fn token_dropout_hides_only_real_tokens_and_never_all_of_them() {
+        let mut rng = Rng::new(7);
+        // Off: the padding mask the pipeline gives, and no draw from the batch's generator.
+        assert_eq!(token_mask(3, 5, 0.0, &mut rng), [1.0, 1.0, 1.0, 0.0, 0.0]);
+        assert_eq!(rng.below(1000), Rng::new(7).below(1000));
+        // Every token drawn hidden: all stay, since a caption must say something.
+        assert_eq!(token_mask(3, 5, 1.0, &mut rng), [1.0, 1.0, 1.0, 0.0, 0.0]);
+        let (mut hidden, mut kept) = (0, 0);
+        for _ in 0..200 {
+            let m = token_mask(6, 8, 0.3, &mut rng);
+            assert_eq!(&m[6..], [0.0, 0.0]);
+            assert!(m[..6].contains(&1.0));
+            hidden += m[..6].iter().filter(|&&v| v == 0.0).count();
+            kept += m[..6].iter().filter(|&&v| v == 1.0).count();
+        }
+        let rate = hidden as f64 / (hidden + kept) as f64;
+        assert!((0.25..0.35).contains(&rate), "{rate}");
     }
 }
