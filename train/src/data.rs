@@ -14,20 +14,38 @@ pub fn clip(scene: &Scene, width: usize, height: usize, frames: usize, fps: f64,
     Tensor::from_slice(&pixels).view([frames as i64, height as i64, width as i64, 3]).permute([3, 0, 1, 2]).contiguous()
 }
 
-/// The transformer stage's clips: `n` training-split scenes drawn from `seed`.
-pub fn training_scenes(seed: u64, n: usize) -> Vec<Scene> {
-    (0..n as u64).map(|i| Scene::sample(seed.wrapping_mul(1_000_003).wrapping_add(i), Split::Train, 0.12)).collect()
+/// One training clip: a scene and the second of it the clip starts at.
+pub struct TrainingClip {
+    pub scene: Scene,
+    pub start: f64,
 }
 
-/// `scenes` rendered at the working size and encoded by `vae` four at a time; `each` gets every
+/// The transformer stage's clips: `n` training-split scenes drawn from `seed`. Half start at 0;
+/// the other half at a time drawn uniformly from `[0, start_spread]` seconds, so the model also
+/// sees motions already under way, as an extension's source frames show them (a clip that always
+/// starts at 0 teaches it, say, that a growing object grows at its fastest relative rate).
+pub fn training_clips(seed: u64, n: usize, start_spread: f64) -> Vec<TrainingClip> {
+    (0..n as u64)
+        .map(|i| {
+            let scene_seed = seed.wrapping_mul(1_000_003).wrapping_add(i);
+            let mut rng = Rng::new(scene_seed ^ 0x5DEE_CE66_D1CE_5EED);
+            let start = if start_spread > 0.0 && rng.chance(0.5) { rng.range(0.0, start_spread) } else { 0.0 };
+            TrainingClip { scene: Scene::sample(scene_seed, Split::Train, 0.12), start }
+        })
+        .collect()
+}
+
+/// `clips` rendered at the working size and encoded by `vae` four at a time; `each` gets every
 /// batch's posterior means (`[B, C, F', H', W']`, on the VAE's device) and how many clips it holds.
-pub fn encode_scenes(
+pub fn encode_clips(
     vae: &AutoencoderKlLtxVideo,
-    scenes: &[Scene],
+    clips: &[TrainingClip],
     mut each: impl FnMut(Tensor, usize) -> Result<(), ModelError>,
 ) -> Result<(), ModelError> {
-    for chunk in scenes.chunks(4) {
-        let x = Tensor::stack(&chunk.iter().map(|s| clip(s, SIZE, SIZE, FRAMES, FPS, 0.0)).collect::<Vec<_>>(), 0) * 2.0 - 1.0;
+    for chunk in clips.chunks(4) {
+        let x = Tensor::stack(&chunk.iter().map(|c| clip(&c.scene, SIZE, SIZE, FRAMES, FPS, c.start)).collect::<Vec<_>>(), 0)
+            * 2.0
+            - 1.0;
         each(vae.encode(&x)?, chunk.len())?;
     }
     Ok(())
@@ -68,5 +86,16 @@ mod tests {
         assert!(a.equal(&b));
         assert!(!a.equal(&vae_batch(5, 8, 2, 64, 32, 9, Device::Cpu)));
         assert!(a.min().double_value(&[]) >= -1.0 && a.max().double_value(&[]) <= 1.0);
+    }
+
+    #[test]
+    fn a_start_spread_moves_only_the_starts_of_the_same_scenes() {
+        let still = training_clips(9, 200, 0.0);
+        let spread = training_clips(9, 200, 1.5);
+        assert!(still.iter().all(|c| c.start == 0.0));
+        assert!(still.iter().zip(&spread).all(|(a, b)| a.scene == b.scene));
+        let late = spread.iter().filter(|c| c.start > 0.0).count();
+        assert!((70..130).contains(&late), "{late} of 200 start late");
+        assert!(spread.iter().all(|c| (0.0..=1.5).contains(&c.start)));
     }
 }

@@ -375,17 +375,18 @@ struct Dataset {
 fn dataset(args: &Args, device: Device) -> Result<Dataset, String> {
     let dir = args.work.join("transformer");
     std::fs::create_dir_all(&dir).map_err(err)?;
-    let cache = dir.join(format!("latents_{}_{}.safetensors", args.clips, args.seed));
-    let scenes = data::training_scenes(args.seed, args.clips);
+    let spread = if args.start_spread > 0.0 { format!("_start{}", args.start_spread) } else { String::new() };
+    let cache = dir.join(format!("latents_{}_{}{spread}.safetensors", args.clips, args.seed));
+    let clips = data::training_clips(args.seed, args.clips, args.start_spread);
     let _guard = tch::no_grad_guard();
     let latents = match Tensor::read_safetensors(&cache) {
         Ok(mut t) if !t.is_empty() => t.swap_remove(0).1.to_device(device),
         _ => {
             let vae = AutoencoderKlLtxVideo::load(&args.model.join("vae"), device, Kind::Float).map_err(err)?;
-            let bar = ProgressBar::new(scenes.len() as u64);
+            let bar = ProgressBar::new(clips.len() as u64);
             bar.set_style(ProgressStyle::with_template("encoding clips {bar:40} {pos}/{len} [{elapsed} < {eta}]").map_err(err)?);
             let mut parts = Vec::new();
-            data::encode_scenes(&vae, &scenes, |z, n| {
+            data::encode_clips(&vae, &clips, |z, n| {
                 parts.push(vae.normalize_latents(&z, 1.0)?.to_device(Device::Cpu));
                 bar.inc(n as u64);
                 Ok(())
@@ -405,12 +406,12 @@ fn dataset(args: &Args, device: Device) -> Result<Dataset, String> {
         let real = mask.sum(Kind::Int64).int64_value(&[]);
         Ok(states.squeeze_dim(0).narrow(0, 0, real))
     };
-    let bar = ProgressBar::new(scenes.len() as u64);
+    let bar = ProgressBar::new(clips.len() as u64);
     bar.set_style(ProgressStyle::with_template("embedding captions {bar:40} {pos}/{len}").map_err(err)?);
     let mut captions = Vec::new();
-    for (i, scene) in scenes.iter().enumerate() {
+    for (i, c) in clips.iter().enumerate() {
         for k in 0..CAPTIONS_PER_CLIP {
-            captions.push(embed(&caption(scene, args.captions.style(), (i as u64) * 31 + k))?);
+            captions.push(embed(&caption(&c.scene, args.captions.style(), (i as u64) * 31 + k))?);
         }
         bar.inc(1);
     }
@@ -606,6 +607,7 @@ pub fn write_record(args: &Args, device: Device) -> Result<(), String> {
                 "loss": "flow-matching MSE on the unpinned tokens, each weighted by 1 + token_weight x its mean absolute distance from the clip's median token",
                 "token_weight": args.token_weight,
                 "token_dropout": args.token_dropout,
+                "start_spread": args.start_spread,
                 "init_from": args.init_from.as_ref().map(|p| p.display().to_string()),
                 "fresh_projections": args.fresh_projections,
                 "result": summary("transformer"),
