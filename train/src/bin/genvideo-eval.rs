@@ -54,6 +54,9 @@ struct Args {
     guidance: Option<f64>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Source frames an extension is conditioned on (1 + 8k); the plugin's Extend uses 17.
+    #[arg(long, default_value_t = 17)]
+    extend_context: i64,
     /// Only the ceilings: the analyser on the held-out ground truth and on its VAE round trip.
     #[arg(long)]
     vae_only: bool,
@@ -202,6 +205,9 @@ fn main() {
 
 fn run() -> Result<(), String> {
     let args = Args::parse();
+    if args.extend_context < 9 || args.extend_context >= FRAMES as i64 || (args.extend_context - 1) % 8 != 0 {
+        return Err(format!("--extend-context must be 1 + 8k frames, 9 to {}", FRAMES - 8));
+    }
     let device = models::select_device().map_err(|e| e.to_string())?;
     if device == Device::Cpu {
         tch::set_num_threads(std::thread::available_parallelism().map_or(2, |n| n.get()) as i32);
@@ -261,6 +267,7 @@ fn run() -> Result<(), String> {
     let mut seams = Vec::new();
     let mut seam_ratio_carried = Vec::new();
     let mut seam_truth = Vec::new();
+    let mut pace = Vec::new();
     let mut seam_clips = Vec::new();
     let mut infill = Vec::new();
     let mut infill_carried = Vec::new();
@@ -284,13 +291,14 @@ fn run() -> Result<(), String> {
             rows.push(Row { label: format!("image-to-video from a rendered first frame: \"{prompt}\""), video });
         }
 
-        // Extension: the clip's last 17 frames become the first 17 of the generation.
-        let tail = gt.narrow(0, FRAMES as i64 - 17, 17);
+        // Extension: the clip's last `n` frames become the first `n` of the generation.
+        let n = args.extend_context;
+        let tail = gt.narrow(0, FRAMES as i64 - n, n);
         let video = eval.generate(&prompt, vec![as_condition(tail.shallow_clone(), 0)], args.seed + k + 1)?;
         let last = gt.get(FRAMES as i64 - 1);
-        let seam = (video.get(17) - &last).abs().mean(Kind::Float).double_value(&[]);
+        let seam = (video.get(n) - &last).abs().mean(Kind::Float).double_value(&[]);
         let ordinary = median(steps_change(&gt));
-        // The footage rendered on (frames 48..80, the 32 the generation stands in for) scores
+        // The footage rendered on (frames 48..80, the new ones the generation stands in for) scores
         // what a perfect extension would: a growing object's steps lengthen as it grows, so its
         // true next frame steps further than the source's median.
         let future = data::clip(&scene, SIZE, SIZE, 33, FPS, (FRAMES - 1) as f64 / FPS).permute([1, 0, 2, 3]);
@@ -299,26 +307,30 @@ fn run() -> Result<(), String> {
         seam_truth.push(truth);
         seams.push(seam);
         seam_ratio.push(seam / ordinary.max(1e-6));
-        let carried = seam::carry(&video.get(17), 0, &[Residual::new(-1, &last, &video.get(16)).map_err(err)?], seam::REACH)
+        let carried = seam::carry(&video.get(n), 0, &[Residual::new(-1, &last, &video.get(n - 1)).map_err(err)?], seam::REACH)
             .map_err(err)?;
         let delivered = (carried - &last).abs().mean(Kind::Float).double_value(&[]) / ordinary.max(1e-6);
         seam_ratio_carried.push(delivered);
         // A mean over clips hides which ones break the seam; the generated clip's own step across
         // the seam is what the carried residual cannot remove.
         let made = steps_change(&video);
+        // A continuation that slows to a stop scores a fine seam, so how fast the new frames
+        // change against the footage rendered on is reported beside it.
+        let (made_after, true_after) = (median(made[n as usize..].to_vec()), median(future_steps[1..FRAMES - n as usize].to_vec()));
+        pace.push(made_after / true_after.max(1e-6));
         seam_clips.push(serde_json::json!({
             "prompt": prompt,
             "motion": scene.subject().motion.name(),
             "source_median_step": ordinary,
-            "generated_step_at_seam": made[16],
-            "generated_median_step": median(made[17..].to_vec()),
+            "generated_step_at_seam": made[n as usize - 1],
+            "generated_median_step": made_after,
             "delivered_over_median_step": delivered,
             "ground_truth_over_median_step": truth,
-            "ground_truth_median_step_after": median(future_steps[1..].to_vec()),
+            "ground_truth_median_step_after": true_after,
         }));
         if k == 0 {
-            let carry = [Residual::new(-1, &last, &video.get(16)).map_err(err)?];
-            let new = seam::carry_frames(&video.narrow(0, 17, 32), &carry, seam::REACH).map_err(err)?;
+            let carry = [Residual::new(-1, &last, &video.get(n - 1)).map_err(err)?];
+            let new = seam::carry_frames(&video.narrow(0, n, FRAMES as i64 - n), &carry, seam::REACH).map_err(err)?;
             let joined = Tensor::cat(&[gt.narrow(0, 24, 25), new], 0);
             rows.push(Row { label: format!("extension (source to frame 24, generated after): \"{prompt}\""), video: joined });
         }
@@ -370,6 +382,10 @@ fn run() -> Result<(), String> {
         mean(&seam_truth)
     );
     println!(
+        "extension pace: the new frames change {:.2}x as much per frame as the footage rendered on (median over clips; 1 = its pace)",
+        median(pace.clone())
+    );
+    println!(
         "infill (15 frames): {:.2} dB PSNR raw, {:.2} dB as delivered, vs linear blend {:.2} dB",
         mean(&infill),
         mean(&infill_carried),
@@ -386,7 +402,7 @@ fn run() -> Result<(), String> {
         "held_out": heldout.json(),
         "paraphrase": paraphrase.json(),
         "image_to_video": { "attributes": i2v_tally.json(), "first_frame_psnr_db": mean(&i2v_psnr), "first_step_over_median_step": mean(&i2v_jump) },
-        "extension": { "seam_mean_abs": mean(&seams), "seam_over_median_step": mean(&seam_ratio), "seam_over_median_step_delivered": mean(&seam_ratio_carried), "seam_over_median_step_ground_truth": mean(&seam_truth), "clips": seam_clips },
+        "extension": { "seam_mean_abs": mean(&seams), "seam_over_median_step": mean(&seam_ratio), "seam_over_median_step_delivered": mean(&seam_ratio_carried), "seam_over_median_step_ground_truth": mean(&seam_truth), "pace_median": median(pace.clone()), "clips": seam_clips },
         "infill": { "psnr_db": mean(&infill), "psnr_db_delivered": mean(&infill_carried), "linear_blend_psnr_db": mean(&blend) },
         "seconds_per_generation": mean(&eval.seconds),
         "examples": examples,
