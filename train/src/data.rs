@@ -22,8 +22,8 @@ pub struct TrainingClip {
 
 /// The transformer stage's clips: `n` training-split scenes drawn from `seed`. Half start at 0;
 /// the other half at a time drawn uniformly from `[0, start_spread]` seconds, so the model also
-/// sees motions already under way, as an extension's source frames show them (a clip that always
-/// starts at 0 teaches it, say, that a growing object grows at its fastest relative rate).
+/// sees motions already under way, as an extension's source frames show them. The scenes do not
+/// depend on the spread.
 pub fn training_clips(seed: u64, n: usize, start_spread: f64) -> Vec<TrainingClip> {
     (0..n as u64)
         .map(|i| {
