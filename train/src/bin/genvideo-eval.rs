@@ -316,7 +316,8 @@ fn run() -> Result<(), String> {
         let made = steps_change(&video);
         // A continuation that slows to a stop scores a fine seam, so how fast the new frames
         // change against the footage rendered on is reported beside it.
-        let (made_after, true_after) = (median(made[n as usize..].to_vec()), median(future_steps[1..FRAMES - n as usize].to_vec()));
+        let made_after = median(made[n as usize..].to_vec());
+        let true_after = median(future_steps[1..FRAMES - n as usize].to_vec());
         pace.push(made_after / true_after.max(1e-6));
         seam_clips.push(serde_json::json!({
             "prompt": prompt,
