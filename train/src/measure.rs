@@ -11,7 +11,13 @@ use crate::stages::{FPS, FRAMES, SIZE};
 
 /// Ground truth `[F, 3, H, W]` in [0, 1], at the size and length the model is trained for.
 pub fn render(scene: &Scene) -> Tensor {
-    crate::data::clip(scene, SIZE, SIZE, FRAMES, FPS, 0.0).permute([1, 0, 2, 3]).contiguous()
+    render_span(scene, FRAMES, 0.0)
+}
+
+/// `frames` frames of ground truth `[F, 3, H, W]` at the working size from `start` seconds, such
+/// as the footage past a clip's end.
+pub fn render_span(scene: &Scene, frames: usize, start: f64) -> Tensor {
+    crate::data::clip(scene, SIZE, SIZE, frames, FPS, start).permute([1, 0, 2, 3]).contiguous()
 }
 
 /// Whether `a` names `scene`'s background, and its subject's colour, shape and motion.

@@ -28,8 +28,7 @@ use models::seam::{self, Residual};
 use tch::{Device, Kind, Tensor};
 use toyworld::analyse::{analyse, Analysis};
 use toyworld::{caption, CaptionStyle, Scene, Shape, Split};
-use train::data;
-use train::measure::{attributes_right, pixels, psnr, render, round_trip, steps_change, working_request};
+use train::measure::{attributes_right, pixels, psnr, render, render_span, round_trip, steps_change, working_request};
 // The embedded model's working size (model_index.json `_genvideo.sample_width/height`).
 use train::stages::{FPS, FRAMES, SIZE};
 
@@ -226,7 +225,7 @@ fn run() -> Result<(), String> {
     println!("genvideo-eval: {} on {device:?}, {steps} steps, guidance {guidance}", args.model.display());
 
     // Prompt adherence.
-    let split = if args.training_combinations { Split::Train } else { Split::HeldOut };
+    let (split, set) = if args.training_combinations { (Split::Train, "training") } else { (Split::HeldOut, "held-out") };
     let scenes: Vec<Scene> = (0..args.prompts as u64).map(|i| Scene::sample(args.seed + i, split, 0.0)).collect();
     let mut truth = Tally::default();
     let mut vae_ceiling = Tally::default();
@@ -306,7 +305,7 @@ fn run() -> Result<(), String> {
         // The footage rendered on (frames 48..80, the new ones the generation stands in for) scores
         // what a perfect extension would: a growing object's steps lengthen as it grows, so its
         // true next frame steps further than the source's median.
-        let future = data::clip(&scene, SIZE, SIZE, 33, FPS, (FRAMES - 1) as f64 / FPS).permute([1, 0, 2, 3]);
+        let future = render_span(&scene, 33, (FRAMES - 1) as f64 / FPS);
         let future_steps = steps_change(&future);
         let truth = future_steps[0] / ordinary.max(1e-6);
         seam_truth.push(truth);
@@ -373,11 +372,12 @@ fn run() -> Result<(), String> {
     eprintln!();
 
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let pace = median(pace);
     print_ground_truth(&truth, &softened, &vae_ceiling);
-    heldout.print(if args.training_combinations { "training combinations" } else { "held-out combinations" });
-    paraphrase.print(if args.training_combinations { "training + paraphrased" } else { "held-out + paraphrased" });
+    heldout.print(&format!("{set} combinations"));
+    paraphrase.print(&format!("{set} + paraphrased"));
     i2v_tally.print("image-to-video (same prompts)");
-    println!("shapes generated (held-out): {}", heldout.shape_confusion());
+    println!("shapes generated ({set}): {}", heldout.shape_confusion());
     println!();
     println!("image-to-video: first frame PSNR {:.2} dB; first step / median step change {:.2}", mean(&i2v_psnr), mean(&i2v_jump));
     println!(
@@ -389,7 +389,7 @@ fn run() -> Result<(), String> {
     );
     println!(
         "extension pace: the new frames change {:.2}x as much per frame as the footage rendered on (median over clips; 1 = its pace)",
-        median(pace.clone())
+        pace
     );
     println!(
         "infill (15 frames): {:.2} dB PSNR raw, {:.2} dB as delivered, vs linear blend {:.2} dB",
@@ -409,7 +409,7 @@ fn run() -> Result<(), String> {
         "adherence_split": format!("{split:?}"),
         "paraphrase": paraphrase.json(),
         "image_to_video": { "attributes": i2v_tally.json(), "first_frame_psnr_db": mean(&i2v_psnr), "first_step_over_median_step": mean(&i2v_jump) },
-        "extension": { "seam_mean_abs": mean(&seams), "seam_over_median_step": mean(&seam_ratio), "seam_over_median_step_delivered": mean(&seam_ratio_carried), "seam_over_median_step_ground_truth": mean(&seam_truth), "pace_median": median(pace.clone()), "clips": seam_clips },
+        "extension": { "seam_mean_abs": mean(&seams), "seam_over_median_step": mean(&seam_ratio), "seam_over_median_step_delivered": mean(&seam_ratio_carried), "seam_over_median_step_ground_truth": mean(&seam_truth), "pace_median": pace, "clips": seam_clips },
         "infill": { "psnr_db": mean(&infill), "psnr_db_delivered": mean(&infill_carried), "linear_blend_psnr_db": mean(&blend) },
         "seconds_per_generation": mean(&eval.seconds),
         "examples": examples,
