@@ -335,6 +335,27 @@ impl Scene {
         }
     }
 
+    /// This scene with its object moving the other way from the same start: left and right (or
+    /// up and down) swap, so it heads for the edge it starts nearest and leaves the frame. A
+    /// left-mover otherwise always starts right of centre, so where an object is would tell its
+    /// direction as well as the caption does; beside its reversal it tells nothing. `None` for
+    /// all but single translations, and where the reversal's combination is held out of training.
+    pub fn reversed(&self) -> Option<Scene> {
+        let o = self.subject();
+        let motion = match o.motion {
+            Motion::Left => Motion::Right,
+            Motion::Right => Motion::Left,
+            Motion::Up => Motion::Down,
+            Motion::Down => Motion::Up,
+            _ => return None,
+        };
+        if self.kind != Kind::Single || held_out(o.shape, o.colour, motion, self.background) {
+            return None;
+        }
+        let object = Object { motion, velocity: (-o.velocity.0, -o.velocity.1), ..o.clone() };
+        Some(Scene { background: self.background, objects: vec![object], kind: Kind::Single })
+    }
+
     /// The object a single-object caption is about.
     pub fn subject(&self) -> &Object {
         &self.objects[0]
@@ -385,6 +406,33 @@ mod tests {
             .filter(|&(s, c, m, b)| held_out(s, c, m, b))
             .count();
         assert!(held * 20 > combos && held * 5 < combos, "{held} of {combos} held out");
+    }
+
+    #[test]
+    fn a_reversed_translation_leaves_from_the_same_start() {
+        let mut reversed = 0;
+        for seed in 0..300 {
+            let scene = Scene::sample(seed, Split::Train, 0.12);
+            let o = scene.subject();
+            let Some(twin) = scene.reversed() else {
+                // Only encounters, motions without a direction, and reversals training must not see.
+                if let (Kind::Single, Some((dx, dy))) = (&scene.kind, o.motion.direction()) {
+                    let back = *Motion::ALL.iter().find(|m| m.direction() == Some((-dx, -dy))).unwrap();
+                    assert!(held_out(o.shape, o.colour, back, scene.background), "{scene:?}");
+                }
+                continue;
+            };
+            reversed += 1;
+            let t = twin.subject();
+            let (a, b) = (o.motion.direction().unwrap(), t.motion.direction().unwrap());
+            assert_eq!((a.0 + b.0, a.1 + b.1), (0.0, 0.0));
+            assert_eq!(t.pose(0.0), o.pose(0.0), "the same start");
+            let (p, q) = (o.pose(CLIP_SECONDS), t.pose(CLIP_SECONDS));
+            assert!(q.x.abs().max(q.y.abs()) > p.x.abs().max(p.y.abs()) + 0.2, "{o:?} does not head out");
+            assert!(!held_out(t.shape, t.colour, t.motion, twin.background));
+            assert_eq!(twin.reversed().unwrap(), scene, "reversing twice is the identity");
+        }
+        assert!(reversed > 100, "{reversed} of 300 scenes reversed");
     }
 
     #[test]

@@ -18,21 +18,38 @@ pub fn clip(scene: &Scene, width: usize, height: usize, frames: usize, fps: f64,
 pub struct TrainingClip {
     pub scene: Scene,
     pub start: f64,
+    /// Seeds the clip's captions; a reversed twin shares its original's, so their captions differ
+    /// only in the direction words.
+    pub caption_seed: u64,
+    /// The index of the clip's reversal ([`Scene::reversed`]), if it has one in the set.
+    pub twin: Option<usize>,
 }
 
 /// The transformer stage's clips: `n` training-split scenes drawn from `seed`. Half start at 0;
 /// the other half at a time drawn uniformly from `[0, start_spread]` seconds, so the model also
 /// sees motions already under way, as an extension's source frames show them. The scenes do not
-/// depend on the spread.
-pub fn training_clips(seed: u64, n: usize, start_spread: f64) -> Vec<TrainingClip> {
-    (0..n as u64)
+/// depend on the spread. With `reversed_twins`, every single translation whose reversal is a
+/// training combination also gets it after the `n`: the same object from the same start, moving
+/// the other way, so only the direction word tells the two apart.
+pub fn training_clips(seed: u64, n: usize, start_spread: f64, reversed_twins: bool) -> Vec<TrainingClip> {
+    let mut clips: Vec<TrainingClip> = (0..n as u64)
         .map(|i| {
             let scene_seed = seed.wrapping_mul(1_000_003).wrapping_add(i);
             let mut rng = Rng::new(scene_seed ^ 0x5DEE_CE66_D1CE_5EED);
             let start = if start_spread > 0.0 && rng.chance(0.5) { rng.range(0.0, start_spread) } else { 0.0 };
-            TrainingClip { scene: Scene::sample(scene_seed, Split::Train, 0.12), start }
+            TrainingClip { scene: Scene::sample(scene_seed, Split::Train, 0.12), start, caption_seed: i, twin: None }
         })
-        .collect()
+        .collect();
+    if reversed_twins {
+        for i in 0..n {
+            if let Some(reversed) = clips[i].scene.reversed() {
+                let twin = clips.len();
+                clips[i].twin = Some(twin);
+                clips.push(TrainingClip { scene: reversed, start: clips[i].start, caption_seed: i as u64, twin: Some(i) });
+            }
+        }
+    }
+    clips
 }
 
 /// `clips` rendered at the working size and encoded by `vae` four at a time; `each` gets every
@@ -89,9 +106,26 @@ mod tests {
     }
 
     #[test]
+    fn reversed_twins_pair_up_after_the_unchanged_clips() {
+        let plain = training_clips(9, 200, 1.5, false);
+        let twinned = training_clips(9, 200, 1.5, true);
+        assert!(plain.iter().zip(&twinned).all(|(a, b)| a.scene == b.scene && a.start == b.start));
+        assert!(plain.iter().enumerate().all(|(i, c)| c.twin.is_none() && c.caption_seed == i as u64));
+        let twins = twinned.len() - plain.len();
+        assert!((60..110).contains(&twins), "{twins} twins of 200");
+        for (i, c) in twinned.iter().enumerate() {
+            let Some(j) = c.twin else { continue };
+            let t = &twinned[j];
+            assert_eq!(t.twin, Some(i));
+            assert_eq!((t.caption_seed, t.start), (c.caption_seed, c.start));
+            assert_ne!(t.scene.subject().motion, c.scene.subject().motion);
+        }
+    }
+
+    #[test]
     fn a_start_spread_moves_only_the_starts_of_the_same_scenes() {
-        let still = training_clips(9, 200, 0.0);
-        let spread = training_clips(9, 200, 1.5);
+        let still = training_clips(9, 200, 0.0, false);
+        let spread = training_clips(9, 200, 1.5, false);
         assert!(still.iter().all(|c| c.start == 0.0));
         assert!(still.iter().zip(&spread).all(|(a, b)| a.scene == b.scene));
         let late = spread.iter().filter(|c| c.start > 0.0).count();

@@ -137,6 +137,14 @@ pub struct Args {
     /// 1.5 and grew them faster still (seam 1.89x against 1.60x on seed 100), so it was not kept.
     #[arg(long, default_value_t = 0.0)]
     pub start_spread: f64,
+    /// Adds the reversal of every single left/right (up/down) clip: the same object from the
+    /// same start moving the other way, so it leaves the frame, with the direction word swapped
+    /// in its captions. Each drawn clip that has one is trained beside it in the batch, under
+    /// the same noise, timestep, caption template and conditioning. Every left-mover otherwise
+    /// starts right of centre, and run 7 learnt that place instead of the word: under the same
+    /// noise, "left" and "right" moved its objects the same way (`direction_probe`).
+    #[arg(long)]
+    pub reversed_twins: bool,
     /// Caption vocabulary for the transformer stage; the captions are embedded when a run starts.
     #[arg(long, value_enum, default_value = "train")]
     pub captions: Captions,

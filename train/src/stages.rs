@@ -369,6 +369,8 @@ struct Dataset {
     latents: Tensor,
     /// `CAPTIONS_PER_CLIP` per clip, each `[L, 384]`.
     captions: Vec<Tensor>,
+    /// Each clip's reversed twin (`--reversed-twins`).
+    twins: Vec<Option<usize>>,
     empty: Tensor,
 }
 
@@ -376,8 +378,9 @@ fn dataset(args: &Args, device: Device) -> Result<Dataset, String> {
     let dir = args.work.join("transformer");
     std::fs::create_dir_all(&dir).map_err(err)?;
     let spread = if args.start_spread > 0.0 { format!("_start{}", args.start_spread) } else { String::new() };
-    let cache = dir.join(format!("latents_{}_{}{spread}.safetensors", args.clips, args.seed));
-    let clips = data::training_clips(args.seed, args.clips, args.start_spread);
+    let twins = if args.reversed_twins { "_reversed" } else { "" };
+    let cache = dir.join(format!("latents_{}_{}{spread}{twins}.safetensors", args.clips, args.seed));
+    let clips = data::training_clips(args.seed, args.clips, args.start_spread, args.reversed_twins);
     let _guard = tch::no_grad_guard();
     let latents = match Tensor::read_safetensors(&cache) {
         Ok(mut t) if !t.is_empty() => t.swap_remove(0).1.to_device(device),
@@ -409,14 +412,15 @@ fn dataset(args: &Args, device: Device) -> Result<Dataset, String> {
     let bar = ProgressBar::new(clips.len() as u64);
     bar.set_style(ProgressStyle::with_template("embedding captions {bar:40} {pos}/{len}").map_err(err)?);
     let mut captions = Vec::new();
-    for (i, c) in clips.iter().enumerate() {
+    for c in &clips {
         for k in 0..CAPTIONS_PER_CLIP {
-            captions.push(embed(&caption(&c.scene, args.captions.style(), (i as u64) * 31 + k))?);
+            captions.push(embed(&caption(&c.scene, args.captions.style(), c.caption_seed * 31 + k))?);
         }
         bar.inc(1);
     }
     bar.finish();
-    Ok(Dataset { latents, captions, empty: embed("")? })
+    let twins = clips.iter().map(|c| c.twin).collect();
+    Ok(Dataset { latents, captions, twins, empty: embed("")? })
 }
 
 pub fn train_transformer(args: &Args, device: Device) -> Result<(), String> {
@@ -456,20 +460,18 @@ pub fn train_transformer(args: &Args, device: Device) -> Result<(), String> {
         let mut texts = Vec::with_capacity(b);
         let mut captioned = Vec::with_capacity(b);
         let mut pinned = vec![0f32; b * lf as usize];
-        for i in 0..b {
+        // The batch row each row takes its noise and timestep from: its own, or its reversed
+        // twin's.
+        let mut source: Vec<i64> = (0..b as i64).collect();
+        let lfu = lf as usize;
+        let mut i = 0;
+        while i < b {
             let clip = rng.below(n_clips as usize);
-            x0.push(data.latents.get(clip as i64));
             let unconditional = rng.chance(TEXT_DROPOUT);
-            texts.push(if unconditional {
-                data.empty.shallow_clone()
-            } else {
-                data.captions[clip * CAPTIONS_PER_CLIP as usize + rng.below(CAPTIONS_PER_CLIP as usize)].shallow_clone()
-            });
-            captioned.push(!unconditional);
+            let k = if unconditional { 0 } else { rng.below(CAPTIONS_PER_CLIP as usize) };
             // Which latent frames are given clean, as the pipeline's conditions give them:
             // a still at 0 (image-to-video), a clip's start or end (extension), both (infill).
-            let row = &mut pinned[i * lf as usize..(i + 1) * lf as usize];
-            let lfu = lf as usize;
+            let mut row = vec![0f32; lfu];
             match rng.f64() {
                 p if p < 0.45 => {}
                 p if p < 0.70 => row[0] = 1.0,
@@ -480,19 +482,33 @@ pub fn train_transformer(args: &Args, device: Device) -> Result<(), String> {
                     row[lfu.saturating_sub(2)..].fill(1.0);
                 }
             }
+            let twin = data.twins[clip].filter(|_| i + 1 < b);
+            for (j, c) in std::iter::once(clip).chain(twin).enumerate() {
+                x0.push(data.latents.get(c as i64));
+                texts.push(if unconditional {
+                    data.empty.shallow_clone()
+                } else {
+                    data.captions[c * CAPTIONS_PER_CLIP as usize + k].shallow_clone()
+                });
+                captioned.push(!unconditional);
+                pinned[(i + j) * lfu..(i + j + 1) * lfu].copy_from_slice(&row);
+                source[i + j] = i as i64;
+            }
+            i += 1 + twin.is_some() as usize;
         }
+        let source = Tensor::from_slice(&source).to_device(device);
         let x0 = pack_latents(&Tensor::stack(&x0, 0), p, pt).map_err(err)?; // [B, N, C p p]
         let frame_of_token =
             Tensor::from_slice(&(0..tokens).map(|t| t / tokens_per_frame).collect::<Vec<i64>>()).to_device(device);
         let pinned = Tensor::from_slice(&pinned).view([b as i64, lf]).to_device(device);
         let token_pinned = pinned.index_select(1, &frame_of_token).unsqueeze(-1); // [B, N, 1]
-        let u = Tensor::randn([b as i64, 1, 1], (Kind::Float, device));
+        let u = Tensor::randn([b as i64, 1, 1], (Kind::Float, device)).index_select(0, &source);
         let s = u.sigmoid();
         let shift = args.time_shift;
         let sigma = &s * shift / (&s * (shift - 1.0) + 1.0);
-        let noise = x0.randn_like();
+        let noise = x0.randn_like().index_select(0, &source);
         let noisy = &x0 * (1.0 - &sigma) + &noise * &sigma;
-        let cond = &x0 + x0.randn_like() * (sigma.square() * COND_NOISE);
+        let cond = &x0 + x0.randn_like().index_select(0, &source) * (sigma.square() * COND_NOISE);
         let xt = (&token_pinned * &cond) + (1.0 - &token_pinned) * &noisy;
         let free: Tensor = 1.0 - &token_pinned;
         let timestep = (&sigma * 1000.0 * &free).view([b as i64, tokens]);
@@ -608,6 +624,7 @@ pub fn write_record(args: &Args, device: Device) -> Result<(), String> {
                 "token_weight": args.token_weight,
                 "token_dropout": args.token_dropout,
                 "start_spread": args.start_spread,
+                "reversed_twins": args.reversed_twins,
                 "init_from": args.init_from.as_ref().map(|p| p.display().to_string()),
                 "fresh_projections": args.fresh_projections,
                 "result": summary("transformer"),

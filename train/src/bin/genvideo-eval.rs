@@ -23,7 +23,7 @@ use std::time::Instant;
 
 use clap::Parser;
 use image::{imageops, Rgb, RgbImage};
-use models::pipeline_ltx::{Condition, LtxPipeline, SeededNoise};
+use models::pipeline_ltx::{Condition, GenerationRequest, LtxPipeline, SeededNoise};
 use models::seam::{self, Residual};
 use tch::{Device, Kind, Tensor};
 use toyworld::analyse::{analyse, Analysis};
@@ -51,6 +51,10 @@ struct Args {
     steps: Option<usize>,
     #[arg(long)]
     guidance: Option<f64>,
+    /// diffusers' `guidance_rescale`: the guided prediction's spread pulled back towards the
+    /// text-conditioned one's by this share (0 = plain classifier-free guidance).
+    #[arg(long, default_value_t = 0.0)]
+    guidance_rescale: f64,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Source frames an extension is conditioned on (1 + 8k); the plugin's Extend uses 17.
@@ -72,12 +76,16 @@ struct Eval {
     pipe: LtxPipeline,
     steps: usize,
     guidance: f64,
+    guidance_rescale: f64,
     seconds: Vec<f64>,
 }
 
 impl Eval {
     fn generate(&mut self, prompt: &str, conditions: Vec<Condition>, seed: u64) -> Result<Tensor, String> {
-        let req = working_request(prompt, conditions, self.steps, self.guidance);
+        let req = GenerationRequest {
+            guidance_rescale: self.guidance_rescale,
+            ..working_request(prompt, conditions, self.steps, self.guidance)
+        };
         let start = Instant::now();
         let video = self.pipe.generate(&req, &mut SeededNoise::new(seed), &mut |_| true).map_err(|e| e.to_string())?;
         self.seconds.push(start.elapsed().as_secs_f64());
@@ -220,9 +228,13 @@ fn run() -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let steps = args.steps.or(pipe.meta.num_inference_steps).unwrap_or(20);
     let guidance = args.guidance.or(pipe.meta.guidance_scale).unwrap_or(3.0);
-    let mut eval = Eval { pipe, steps, guidance, seconds: Vec::new() };
+    let mut eval = Eval { pipe, steps, guidance, guidance_rescale: args.guidance_rescale, seconds: Vec::new() };
     let mut rows = Vec::new();
-    println!("genvideo-eval: {} on {device:?}, {steps} steps, guidance {guidance}", args.model.display());
+    println!(
+        "genvideo-eval: {} on {device:?}, {steps} steps, guidance {guidance} (rescale {})",
+        args.model.display(),
+        args.guidance_rescale
+    );
 
     // Prompt adherence.
     let (split, set) = if args.training_combinations { (Split::Train, "training") } else { (Split::HeldOut, "held-out") };
@@ -401,7 +413,7 @@ fn run() -> Result<(), String> {
 
     let metrics = serde_json::json!({
         "model": args.model.display().to_string(),
-        "steps": steps, "guidance": guidance, "seed": args.seed, "device": format!("{device:?}"),
+        "steps": steps, "guidance": guidance, "guidance_rescale": args.guidance_rescale, "seed": args.seed, "device": format!("{device:?}"),
         "analyser_on_ground_truth": truth.json(),
         "analyser_on_softened_ground_truth": softened.json(),
         "analyser_on_vae_round_trip": vae_ceiling.json(),
