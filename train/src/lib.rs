@@ -142,7 +142,9 @@ pub struct Args {
     /// in its captions. Each drawn clip that has one is trained beside it in the batch, under
     /// the same noise, timestep, caption template and conditioning. Every left-mover otherwise
     /// starts right of centre, and run 7 learnt that place instead of the word: under the same
-    /// noise, "left" and "right" moved its objects the same way (`direction_probe`).
+    /// noise, "left" and "right" moved its objects the same way (`direction_probe`). Runs 12-13
+    /// (3000 steps) moved the probe's pairs the same way 8 times in 12 instead of 12, but
+    /// held-out left/right objects more often the wrong way: not kept.
     #[arg(long)]
     pub reversed_twins: bool,
     /// Caption vocabulary for the transformer stage; the captions are embedded when a run starts.
