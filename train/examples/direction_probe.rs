@@ -4,7 +4,8 @@
 //! right of centre and a right-mover left of it, so "moves away from the side it starts on"
 //! explains every training clip as well as the word does; a model that learnt that instead of the
 //! word moves the object whichever way the place its noise put it in says.
-//! `cargo run --release -p train --example direction_probe [model folder] [pairs] [seed] [vertical]`
+//! With `held-out` last, the scenes come from held-out combinations (their reversals from training).
+//! `cargo run --release -p train --example direction_probe [model folder] [pairs] [seed] [horizontal|vertical] [held-out]`
 use models::pipeline_ltx::{LtxPipeline, SeededNoise};
 use tch::{Device, Kind};
 use toyworld::analyse::analyse;
@@ -19,6 +20,7 @@ fn main() {
     let n: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(12);
     let seed: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(0);
     let horizontal = args.next().as_deref() != Some("vertical");
+    let split = if args.next().as_deref() == Some("held-out") { Split::HeldOut } else { Split::Train };
     let axis = if horizontal { [Motion::Left, Motion::Right] } else { [Motion::Up, Motion::Down] };
     let pipe = LtxPipeline::load_with_text_encoder(dir.as_ref(), "weights/all-minilm-l6-v2".as_ref(), Device::Cpu, Kind::Float)
         .unwrap_or_else(|e| panic!("{dir}: {e}"));
@@ -28,7 +30,7 @@ fn main() {
     println!("{:<60} {:>8} {:>8} {:>7}", "prompt", "start", "travel", "seen");
     while pairs < n {
         s += 1;
-        let scene = Scene::sample(s, Split::Train, 0.0);
+        let scene = Scene::sample(s, split, 0.0);
         if !axis.contains(&scene.subject().motion) {
             continue;
         }
