@@ -6,11 +6,10 @@
 //! word moves the object whichever way the place its noise put it in says.
 //! With `held-out` last, the scenes come from held-out combinations (their reversals from training).
 //! `cargo run --release -p train --example direction_probe [model folder] [pairs] [seed] [horizontal|vertical] [held-out]`
-use models::pipeline_ltx::{LtxPipeline, SeededNoise};
-use tch::{Device, Kind};
+use models::pipeline_ltx::SeededNoise;
 use toyworld::analyse::analyse;
 use toyworld::{caption, CaptionStyle, Motion, Scene, Split};
-use train::measure::{pixels, working_request};
+use train::measure::{cpu_pipeline, pixels, working_request};
 use train::stages::{FPS, FRAMES, SIZE};
 
 fn main() {
@@ -22,9 +21,8 @@ fn main() {
     let horizontal = args.next().as_deref() != Some("vertical");
     let split = if args.next().as_deref() == Some("held-out") { Split::HeldOut } else { Split::Train };
     let axis = if horizontal { [Motion::Left, Motion::Right] } else { [Motion::Up, Motion::Down] };
-    let pipe = LtxPipeline::load_with_text_encoder(dir.as_ref(), "weights/all-minilm-l6-v2".as_ref(), Device::Cpu, Kind::Float)
-        .unwrap_or_else(|e| panic!("{dir}: {e}"));
-    let (mut word, mut place, mut moved, mut same, mut total) = (0, 0, 0, 0, 0);
+    let pipe = cpu_pipeline(&dir);
+    let (mut word, mut place, mut moved, mut same) = (0, 0, 0, 0);
     let mut pairs = 0;
     let mut s = seed;
     println!("{:<60} {:>8} {:>8} {:>7}", "prompt", "start", "travel", "seen");
@@ -50,7 +48,6 @@ fn main() {
             };
             let seen = a.motion.filter(|m| axis.contains(m));
             println!("{prompt:<60} {start:>8.1} {travel:>8.1} {:>7}", a.motion.map_or("none", |m| m.name()));
-            total += 1;
             if let Some(m) = seen {
                 moved += 1;
                 word += (m == sc.subject().motion) as usize;
@@ -63,7 +60,7 @@ fn main() {
         same += (seen_pair[0].is_some() && seen_pair[0] == seen_pair[1]) as usize;
     }
     let pc = |k: usize, of: usize| 100.0 * k as f64 / of.max(1) as f64;
-    println!("{total} generations ({pairs} twin pairs) moved along the axis {moved} times");
+    println!("{} generations ({pairs} twin pairs) moved along the axis {moved} times", 2 * pairs);
     println!("  direction the word names: {word} of {moved} ({:.0} %)", pc(word, moved));
     println!("  away from the side it starts on: {place} of {moved} ({:.0} %)", pc(place, moved));
     println!("  twins (same noise, the other word) moved the same way: {same} of {pairs} ({:.0} %)", pc(same, pairs));

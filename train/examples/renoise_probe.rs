@@ -9,11 +9,10 @@
 //! captions instead of the ground truth: whether one model's layout is a better start for the
 //! other than its own (a cascade).
 //! `cargo run --release -p train --example renoise_probe [model folder] [clips] [seed] [source model folder]`
-use models::pipeline_ltx::{Condition, LtxPipeline, SeededNoise};
-use tch::{Device, Kind};
+use models::pipeline_ltx::{Condition, SeededNoise};
 use toyworld::analyse::analyse;
 use toyworld::{caption, CaptionStyle, Scene, Split};
-use train::measure::{attributes_right, pixels, render, working_request};
+use train::measure::{attributes_right, cpu_pipeline, pixels, render, working_request};
 use train::stages::{FPS, FRAMES, SIZE};
 
 const LEVELS: [f64; 6] = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0];
@@ -24,13 +23,9 @@ fn main() {
     let dir = args.next().unwrap_or("embedded/genvideo-mini".into());
     let n: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(12);
     let seed: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-    let load = |dir: &str| {
-        LtxPipeline::load_with_text_encoder(dir.as_ref(), "weights/all-minilm-l6-v2".as_ref(), Device::Cpu, Kind::Float)
-            .unwrap_or_else(|e| panic!("{dir}: {e}"))
-    };
-    let pipe = load(&dir);
+    let pipe = cpu_pipeline(&dir);
     let source_dir = args.next();
-    let source = source_dir.as_deref().map(load);
+    let source = source_dir.as_deref().map(cpu_pipeline);
     // [level][background, colour, shape, motion]
     let mut hits = [[0usize; 4]; LEVELS.len()];
     for k in 0..n {

@@ -5,11 +5,11 @@
 //! is what an extension's first new frame steps by.
 //! `cargo run --release -p train --example temporal_profile [model folder] [clips]`; `PER_CLIP=1`
 //! also prints each clip's object travel.
-use models::pipeline_ltx::{LtxPipeline, SeededNoise};
-use tch::{Device, Kind, Tensor};
+use models::pipeline_ltx::SeededNoise;
+use tch::Tensor;
 use toyworld::analyse::analyse;
 use toyworld::{caption, CaptionStyle, Scene, Split};
-use train::measure::{pixels, psnr, render, round_trip, steps_change, working_request};
+use train::measure::{cpu_pipeline, pixels, psnr, render, round_trip, steps_change, working_request};
 use train::stages::{FPS, FRAMES, SIZE};
 
 /// How far the object gets from its first sighting to its last, and the length of the path it
@@ -26,7 +26,7 @@ fn travel(video: &Tensor) -> (f64, f64) {
 fn main() {
     let dir = std::env::args().nth(1).unwrap_or("embedded/genvideo-mini".into());
     let n: u64 = std::env::args().nth(2).and_then(|s| s.parse().ok()).unwrap_or(6);
-    let pipe = LtxPipeline::load_with_text_encoder(dir.as_ref(), "weights/all-minilm-l6-v2".as_ref(), Device::Cpu, Kind::Float).unwrap();
+    let pipe = cpu_pipeline(&dir);
     let r = pipe.temporal_ratio() as usize;
     let mut sums = vec![vec![0.0; r]; 3];
     let mut counts = vec![0usize; r];

@@ -76,7 +76,7 @@ pub struct Args {
     #[arg(long, default_value = "embedded/genvideo-mini")]
     pub model: PathBuf,
     /// all-MiniLM-L6-v2 (config.json, model.safetensors, tokenizer.json).
-    #[arg(long, default_value = "weights/all-minilm-l6-v2")]
+    #[arg(long, default_value = measure::TEXT_ENCODER)]
     pub text_encoder: PathBuf,
     /// Checkpoints, cached latents, loss CSVs; a run resumes from here.
     #[arg(long, default_value = "out/train")]

@@ -9,6 +9,15 @@ use toyworld::Scene;
 
 use crate::stages::{FPS, FRAMES, SIZE};
 
+/// Where setup installs all-MiniLM-L6-v2, the embedded model's text encoder.
+pub const TEXT_ENCODER: &str = "weights/all-minilm-l6-v2";
+
+/// The model folder `dir` on the CPU with [`TEXT_ENCODER`], for the diagnostic examples.
+pub fn cpu_pipeline(dir: &str) -> LtxPipeline {
+    LtxPipeline::load_with_text_encoder(dir.as_ref(), TEXT_ENCODER.as_ref(), Device::Cpu, Kind::Float)
+        .unwrap_or_else(|e| panic!("{dir}: {e}"))
+}
+
 /// Ground truth `[F, 3, H, W]` in [0, 1], at the size and length the model is trained for.
 pub fn render(scene: &Scene) -> Tensor {
     render_span(scene, FRAMES, 0.0)

@@ -37,7 +37,7 @@ use train::stages::{FPS, FRAMES, SIZE};
 struct Args {
     #[arg(long, default_value = "embedded/genvideo-mini")]
     model: PathBuf,
-    #[arg(long, default_value = "weights/all-minilm-l6-v2")]
+    #[arg(long, default_value = train::measure::TEXT_ENCODER)]
     text_encoder: PathBuf,
     #[arg(long, default_value = "out/eval")]
     out: PathBuf,
