@@ -501,7 +501,7 @@ mod tests {
     use super::*;
     use crate::render::render;
     use crate::rng::Rng;
-    use crate::world::{Scene, Split};
+    use crate::world::{Kind, Scene, Split};
 
     const FPS: f64 = 24.0;
 
@@ -622,8 +622,18 @@ mod tests {
     }
 
     fn evaluate_at(width: usize, height: usize, n: usize, distort: &dyn Fn(&mut [f32], u64)) -> Tally {
+        evaluate_scenes(&scenes(), width, height, n, distort)
+    }
+
+    fn evaluate_scenes(
+        scenes: &[(String, Scene)],
+        width: usize,
+        height: usize,
+        n: usize,
+        distort: &dyn Fn(&mut [f32], u64),
+    ) -> Tally {
         let mut tally = Tally::default();
-        for (i, (name, scene)) in scenes().iter().enumerate() {
+        for (i, (name, scene)) in scenes.iter().enumerate() {
             let mut frames = render(scene, width, height, n, FPS, 0.0);
             distort(&mut frames, i as u64);
             let a = analyse(&frames, width, height, n, FPS);
@@ -686,6 +696,19 @@ mod tests {
         for (w, h, n) in [(64, 64, 49), (128, 128, 9), (320, 192, 17)] {
             evaluate_at(w, h, n, &|_, _| {}).check(&format!("clean {w}x{h}x{n}"), 0.98);
         }
+    }
+
+    /// Objects that are out of view for part of the clip: the track covers only the frames that
+    /// show them, and the analyser still names them and their direction.
+    #[test]
+    fn recovers_attributes_of_objects_entering_and_leaving() {
+        let scenes: Vec<(String, Scene)> = (0..400)
+            .map(|s| (format!("train {s}"), Scene::sample_with_edges(s, Split::Train, 0.0, 1.0)))
+            .filter(|(_, scene)| matches!(scene.kind, Kind::Enters | Kind::Leaves))
+            .take(80)
+            .collect();
+        assert_eq!(scenes.len(), 80);
+        evaluate_scenes(&scenes, 128, 128, 49, &|_, _| {}).check("entering and leaving, clean 128x128x49", 0.95);
     }
 
     #[test]

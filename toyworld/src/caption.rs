@@ -139,6 +139,31 @@ fn encounter_words(style: CaptionStyle) -> &'static [&'static str] {
     }
 }
 
+/// Verb phrases for an object entering the frame (`{}`: where it comes from, "the left" for
+/// one moving right) or leaving it (`{}`: where it goes, "through the top" for one moving up).
+fn edge_words(kind: &Kind, style: CaptionStyle) -> &'static [&'static str] {
+    use CaptionStyle::*;
+    match (kind, style) {
+        (Kind::Enters, Train) => &["enters from {}", "comes in from {}", "slides in from {}"],
+        (Kind::Leaves, Train) => &["leaves {}", "exits {}", "slides out {}"],
+        (Kind::Enters, TrainWide) => &["moves into view from {}"],
+        (Kind::Leaves, TrainWide) => &["moves out of view {}"],
+        (Kind::Enters, Paraphrase) => &["emerges into the picture from {}", "makes its entrance from {}"],
+        (Kind::Leaves, Paraphrase) => &["disappears out of the picture {}", "departs the scene {}"],
+        _ => &[],
+    }
+}
+
+/// Where an object moving in `motion`'s direction enters from, and where it leaves.
+fn edge_sides(motion: Motion) -> (&'static str, &'static str) {
+    match motion {
+        Motion::Left => ("the right", "to the left"),
+        Motion::Right => ("the left", "to the right"),
+        Motion::Up => ("below", "through the top"),
+        _ => ("above", "through the bottom"),
+    }
+}
+
 fn noun_phrase(rng: &mut Rng, o: &Object, style: CaptionStyle, with_size: bool) -> String {
     let colour = *rng.pick(&words(style, |s| colour_words(o.colour, s)));
     let shape = *rng.pick(&words(style, |s| shape_words(o.shape, s)));
@@ -161,11 +186,17 @@ pub fn caption(scene: &Scene, style: CaptionStyle, seed: u64) -> String {
     // "on black" reads badly; bare colour words take "a ... background".
     let on_bg = if bg.contains(' ') { bg.to_string() } else { format!("a {bg} background") };
     match scene.kind {
-        Kind::Single => {
+        Kind::Single | Kind::Enters | Kind::Leaves => {
             let o = scene.subject();
             let np = noun_phrase(&mut rng, o, style, true);
             let a = article(&np);
-            let verb = *rng.pick(&words(style, |s| motion_words(o.motion, s)));
+            let verb = if scene.kind == Kind::Single {
+                rng.pick(&words(style, |s| motion_words(o.motion, s))).to_string()
+            } else {
+                let (from, to) = edge_sides(o.motion);
+                let side = if scene.kind == Kind::Enters { from } else { to };
+                rng.pick(&words(style, |s| edge_words(&scene.kind, s))).replace("{}", side)
+            };
             let template = match style {
                 CaptionStyle::Train => rng.below(5),
                 CaptionStyle::TrainWide => [0, 1, 2, 3, 4, 9, 10][rng.below(7)],
@@ -213,6 +244,26 @@ mod tests {
         }
     }
 
+    #[test]
+    fn entering_and_leaving_captions_name_the_edge() {
+        let mut seen = 0;
+        for seed in 0..300 {
+            let scene = Scene::sample_with_edges(seed, Split::Train, 0.0, 1.0);
+            let (from, to) = edge_sides(scene.subject().motion);
+            for style in [CaptionStyle::Train, CaptionStyle::TrainWide, CaptionStyle::Paraphrase] {
+                let c = caption(&scene, style, seed);
+                match scene.kind {
+                    Kind::Enters => assert!(c.contains(&format!("from {from}")), "{c}"),
+                    Kind::Leaves => assert!(c.contains(to), "{c}"),
+                    _ => continue,
+                }
+                assert!(!c.contains("{}"), "{c}");
+                seen += 1;
+            }
+        }
+        assert!(seen > 300, "{seen}");
+    }
+
     /// Template 3 once wrote "{bg} background" after a phrase that may already name it ("a black
     /// background background"); runs 1-5 of the embedded model were trained on such captions.
     #[test]
@@ -239,6 +290,7 @@ mod tests {
         lists.extend(Motion::ALL.iter().map(|&x| words(style, |s| motion_words(x, s))));
         lists.extend(Size::ALL.iter().map(|&x| words(style, |s| size_words(x, s))));
         lists.push(words(style, encounter_words));
+        lists.extend([Kind::Enters, Kind::Leaves].iter().map(|k| words(style, |s| edge_words(k, s))));
         lists
     }
 

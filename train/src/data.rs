@@ -25,22 +25,35 @@ pub struct TrainingClip {
     pub twin: Option<usize>,
 }
 
-/// The transformer stage's clips: `n` training-split scenes drawn from `seed`. Half start at 0;
-/// the other half at a time drawn uniformly from `[0, start_spread]` seconds, so the model also
-/// sees motions already under way, as an extension's source frames show them. The scenes do not
-/// depend on the spread. With `reversed_twins`, every single translation whose reversal is a
-/// training combination also gets it after the `n`: the same object from the same start, moving
-/// the other way, so only the direction word tells the two apart.
-pub fn training_clips(seed: u64, n: usize, start_spread: f64, reversed_twins: bool) -> Vec<TrainingClip> {
+/// How the transformer stage's clips are drawn beyond their seed; the default draws runs 1-8's.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClipMix {
+    /// Half the clips start at 0, the other half at a time drawn uniformly from
+    /// `[0, start_spread]` seconds, so the model also sees motions already under way, as an
+    /// extension's source frames show them. The scenes do not depend on it.
+    pub start_spread: f64,
+    /// Every single translation whose reversal is a training combination also gets it after the
+    /// drawn clips: the same object from the same start, moving the other way, so only the
+    /// direction word tells the two apart.
+    pub reversed_twins: bool,
+    /// The share of single translations that enter or leave the frame
+    /// ([`Scene::sample_with_edges`]).
+    pub edge_rate: f64,
+}
+
+/// The transformer stage's clips: `n` training-split scenes drawn from `seed` as `mix` says.
+pub fn training_clips(seed: u64, n: usize, mix: &ClipMix) -> Vec<TrainingClip> {
     let mut clips: Vec<TrainingClip> = (0..n as u64)
         .map(|i| {
             let scene_seed = seed.wrapping_mul(1_000_003).wrapping_add(i);
             let mut rng = Rng::new(scene_seed ^ 0x5DEE_CE66_D1CE_5EED);
-            let start = if start_spread > 0.0 && rng.chance(0.5) { rng.range(0.0, start_spread) } else { 0.0 };
-            TrainingClip { scene: Scene::sample(scene_seed, Split::Train, 0.12), start, caption_seed: i, twin: None }
+            let spread = mix.start_spread;
+            let start = if spread > 0.0 && rng.chance(0.5) { rng.range(0.0, spread) } else { 0.0 };
+            let scene = Scene::sample_with_edges(scene_seed, Split::Train, 0.12, mix.edge_rate);
+            TrainingClip { scene, start, caption_seed: i, twin: None }
         })
         .collect();
-    if reversed_twins {
+    if mix.reversed_twins {
         for i in 0..n {
             if let Some(reversed) = clips[i].scene.reversed() {
                 let twin = clips.len();
@@ -107,8 +120,8 @@ mod tests {
 
     #[test]
     fn reversed_twins_pair_up_after_the_unchanged_clips() {
-        let plain = training_clips(9, 200, 1.5, false);
-        let twinned = training_clips(9, 200, 1.5, true);
+        let plain = training_clips(9, 200, &ClipMix { start_spread: 1.5, ..Default::default() });
+        let twinned = training_clips(9, 200, &ClipMix { start_spread: 1.5, reversed_twins: true, ..Default::default() });
         assert!(plain.iter().zip(&twinned).all(|(a, b)| a.scene == b.scene && a.start == b.start));
         assert!(plain.iter().enumerate().all(|(i, c)| c.twin.is_none() && c.caption_seed == i as u64));
         let twins = twinned.len() - plain.len();
@@ -124,12 +137,28 @@ mod tests {
 
     #[test]
     fn a_start_spread_moves_only_the_starts_of_the_same_scenes() {
-        let still = training_clips(9, 200, 0.0, false);
-        let spread = training_clips(9, 200, 1.5, false);
+        let still = training_clips(9, 200, &ClipMix::default());
+        let spread = training_clips(9, 200, &ClipMix { start_spread: 1.5, ..Default::default() });
         assert!(still.iter().all(|c| c.start == 0.0));
         assert!(still.iter().zip(&spread).all(|(a, b)| a.scene == b.scene));
         let late = spread.iter().filter(|c| c.start > 0.0).count();
         assert!((70..130).contains(&late), "{late} of 200 start late");
         assert!(spread.iter().all(|c| (0.0..=1.5).contains(&c.start)));
+    }
+
+    #[test]
+    fn an_edge_rate_moves_only_some_translations_to_the_edges() {
+        let plain = training_clips(9, 300, &ClipMix::default());
+        let edges = training_clips(9, 300, &ClipMix { edge_rate: 0.3, ..Default::default() });
+        let mut moved = 0;
+        for (a, b) in plain.iter().zip(&edges) {
+            if a.scene != b.scene {
+                moved += 1;
+                assert!(matches!(b.scene.kind, toyworld::world::Kind::Enters | toyworld::world::Kind::Leaves));
+                assert_eq!(a.scene.subject().motion, b.scene.subject().motion);
+            }
+        }
+        // Half the single-object scenes translate; 30 % of those.
+        assert!((25..70).contains(&moved), "{moved} of 300 moved to the edges");
     }
 }

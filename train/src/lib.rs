@@ -147,6 +147,12 @@ pub struct Args {
     /// held-out left/right objects more often the wrong way: not kept.
     #[arg(long)]
     pub reversed_twins: bool,
+    /// The share of single left/right/up/down clips whose object enters the frame across the
+    /// edge behind it or leaves it across the edge ahead (half each), captioned so ("enters from
+    /// the left", "exits through the top"). A leaving object starts on the side it moves to,
+    /// where every other translation starts on the side it moves away from. Runs 1-13 used 0.
+    #[arg(long, default_value_t = 0.0)]
+    pub edge_rate: f64,
     /// Caption vocabulary for the transformer stage; the captions are embedded when a run starts.
     #[arg(long, value_enum, default_value = "train")]
     pub captions: Captions,

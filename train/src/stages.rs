@@ -379,8 +379,10 @@ fn dataset(args: &Args, device: Device) -> Result<Dataset, String> {
     std::fs::create_dir_all(&dir).map_err(err)?;
     let spread = if args.start_spread > 0.0 { format!("_start{}", args.start_spread) } else { String::new() };
     let twins = if args.reversed_twins { "_reversed" } else { "" };
-    let cache = dir.join(format!("latents_{}_{}{spread}{twins}.safetensors", args.clips, args.seed));
-    let clips = data::training_clips(args.seed, args.clips, args.start_spread, args.reversed_twins);
+    let edges = if args.edge_rate > 0.0 { format!("_edges{}", args.edge_rate) } else { String::new() };
+    let cache = dir.join(format!("latents_{}_{}{spread}{twins}{edges}.safetensors", args.clips, args.seed));
+    let mix = data::ClipMix { start_spread: args.start_spread, reversed_twins: args.reversed_twins, edge_rate: args.edge_rate };
+    let clips = data::training_clips(args.seed, args.clips, &mix);
     let _guard = tch::no_grad_guard();
     let latents = match Tensor::read_safetensors(&cache) {
         Ok(mut t) if !t.is_empty() => t.swap_remove(0).1.to_device(device),
@@ -625,6 +627,7 @@ pub fn write_record(args: &Args, device: Device) -> Result<(), String> {
                 "token_dropout": args.token_dropout,
                 "start_spread": args.start_spread,
                 "reversed_twins": args.reversed_twins,
+                "edge_rate": args.edge_rate,
                 "init_from": args.init_from.as_ref().map(|p| p.display().to_string()),
                 "fresh_projections": args.fresh_projections,
                 "result": summary("transformer"),

@@ -57,7 +57,7 @@ fn run(args: &Args) -> Result<(), String> {
         return Err(format!("--channels must be 1..={c}, the VAE's latent channels"));
     }
     let mut parts = Vec::new();
-    data::encode_clips(&vae, &data::training_clips(args.seed, args.clips, 0.0, false), |z, _| {
+    data::encode_clips(&vae, &data::training_clips(args.seed, args.clips, &data::ClipMix::default()), |z, _| {
         parts.push(z);
         Ok(())
     })
