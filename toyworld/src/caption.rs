@@ -72,6 +72,11 @@ fn colour_words(colour: Colour, style: CaptionStyle) -> &'static [&'static str] 
     }
 }
 
+/// The names `style` gives `colour`.
+pub fn colour_names(colour: Colour, style: CaptionStyle) -> Vec<&'static str> {
+    words(style, |s| colour_words(colour, s))
+}
+
 fn background_words(bg: Background, style: CaptionStyle) -> &'static [&'static str] {
     use CaptionStyle::*;
     match (bg, style) {

@@ -16,6 +16,6 @@ pub mod render;
 pub mod rng;
 pub mod world;
 
-pub use caption::{caption, CaptionStyle};
+pub use caption::{caption, colour_names, CaptionStyle};
 pub use render::render;
 pub use world::{Background, Colour, Motion, Object, Scene, Shape, Size, Split};

@@ -8,13 +8,16 @@
 //!
 //! `cargo run --release -p train --example paraphrase_probe [weights/all-minilm-l6-v2] [--dump FILE [STYLE]]`
 //!
+//! Then each colour name alone ("sapphire") is matched the same way to the seven plain colour
+//! words ("blue"): what the encoder knows of a colour word before any caption surrounds it.
+//!
 //! `--dump FILE` writes the training-style and paraphrased caption sets with their attributes as
 //! JSON instead, for `text_encoder_probe.py`, which runs the same match and learnt probes on other
 //! encoders' token states; STYLE (`train`, the default, or `train-wide`) picks the training
 //! vocabulary.
 use models::bert::SentenceEncoder;
 use tch::{Device, Tensor};
-use toyworld::{caption, Background, CaptionStyle, Colour, Motion, Scene, Shape, Size};
+use toyworld::{caption, colour_names, Background, CaptionStyle, Colour, Motion, Scene, Shape, Size};
 
 type Key = (Shape, Colour, Motion, Background);
 
@@ -46,6 +49,25 @@ fn main() {
             pct(hits[2]),
             pct(hits[3])
         );
+    }
+    let plain = Tensor::stack(&Colour::ALL.map(|c| pooled(c.name())), 0);
+    for style in [CaptionStyle::TrainWide, CaptionStyle::Paraphrase] {
+        let (mut right, mut all, mut wrong) = (0, 0, Vec::new());
+        for colour in Colour::ALL {
+            let names = colour_names(colour, style);
+            let own = if style == CaptionStyle::TrainWide { colour_names(colour, CaptionStyle::Train) } else { vec![] };
+            for name in names.into_iter().filter(|n| !own.contains(n)) {
+                let got = Colour::ALL[plain.mv(&pooled(name)).argmax(0, false).int64_value(&[]) as usize];
+                all += 1;
+                if got == colour {
+                    right += 1;
+                } else {
+                    wrong.push(format!("{name} -> {}", got.name()));
+                }
+            }
+        }
+        let which = if style == CaptionStyle::Paraphrase { "paraphrases'" } else { "wide vocabulary's added" };
+        println!("{which} colour names nearest their plain colour word: {right} of {all} (wrong: {})", wrong.join(", "));
     }
 }
 
