@@ -150,7 +150,9 @@ pub struct Args {
     /// The share of single left/right/up/down clips whose object enters the frame across the
     /// edge behind it or leaves it across the edge ahead (half each), captioned so ("enters from
     /// the left", "exits through the top"). A leaving object starts on the side it moves to,
-    /// where every other translation starts on the side it moves away from. Runs 1-13 used 0.
+    /// where every other translation starts on the side it moves away from. Runs 1-13 used 0;
+    /// runs 14-15 used 0.5 for 3000 steps and drew no object entering or leaving (`edge_probe`:
+    /// 1 and 0 of 16), with paraphrased adherence lower: not kept.
     #[arg(long, default_value_t = 0.0)]
     pub edge_rate: f64,
     /// Caption vocabulary for the transformer stage; the captions are embedded when a run starts.
