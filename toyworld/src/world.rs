@@ -325,7 +325,8 @@ impl Scene {
     /// few frames before the end); its place across the path stays.
     fn cross_edge(object: &mut Object, kind: &Kind) {
         let Some((dx, dy)) = object.motion.direction() else { return };
-        // Half the frame plus the circumradius and a small margin: no pixel of it shows.
+        // Half a square frame (training renders 128x128) plus the circumradius and a small
+        // margin: no pixel of it shows.
         let outside = 0.5 + object.size.radius() + 0.02;
         let along = match kind {
             Kind::Enters => -outside,
