@@ -41,6 +41,24 @@ pub struct ClipMix {
     pub edge_rate: f64,
 }
 
+impl ClipMix {
+    /// What tells this mix's cached latents apart from the default's (empty for it), so a
+    /// cache is never read for clips drawn another way.
+    pub fn cache_tag(&self) -> String {
+        let mut tag = String::new();
+        if self.start_spread > 0.0 {
+            tag += &format!("_start{}", self.start_spread);
+        }
+        if self.reversed_twins {
+            tag += "_reversed";
+        }
+        if self.edge_rate > 0.0 {
+            tag += &format!("_edges{}", self.edge_rate);
+        }
+        tag
+    }
+}
+
 /// The transformer stage's clips: `n` training-split scenes drawn from `seed` as `mix` says.
 pub fn training_clips(seed: u64, n: usize, mix: &ClipMix) -> Vec<TrainingClip> {
     let mut clips: Vec<TrainingClip> = (0..n as u64)
@@ -144,6 +162,14 @@ mod tests {
         let late = spread.iter().filter(|c| c.start > 0.0).count();
         assert!((70..130).contains(&late), "{late} of 200 start late");
         assert!(spread.iter().all(|c| (0.0..=1.5).contains(&c.start)));
+    }
+
+    #[test]
+    fn cache_tags_keep_the_names_earlier_runs_cached_under() {
+        assert_eq!(ClipMix::default().cache_tag(), "");
+        assert_eq!(ClipMix { start_spread: 1.5, ..Default::default() }.cache_tag(), "_start1.5");
+        assert_eq!(ClipMix { reversed_twins: true, ..Default::default() }.cache_tag(), "_reversed");
+        assert_eq!(ClipMix { start_spread: 1.5, reversed_twins: true, edge_rate: 0.5 }.cache_tag(), "_start1.5_reversed_edges0.5");
     }
 
     #[test]

@@ -377,11 +377,8 @@ struct Dataset {
 fn dataset(args: &Args, device: Device) -> Result<Dataset, String> {
     let dir = args.work.join("transformer");
     std::fs::create_dir_all(&dir).map_err(err)?;
-    let spread = if args.start_spread > 0.0 { format!("_start{}", args.start_spread) } else { String::new() };
-    let twins = if args.reversed_twins { "_reversed" } else { "" };
-    let edges = if args.edge_rate > 0.0 { format!("_edges{}", args.edge_rate) } else { String::new() };
-    let cache = dir.join(format!("latents_{}_{}{spread}{twins}{edges}.safetensors", args.clips, args.seed));
     let mix = data::ClipMix { start_spread: args.start_spread, reversed_twins: args.reversed_twins, edge_rate: args.edge_rate };
+    let cache = dir.join(format!("latents_{}_{}{}.safetensors", args.clips, args.seed, mix.cache_tag()));
     let clips = data::training_clips(args.seed, args.clips, &mix);
     let _guard = tch::no_grad_guard();
     let latents = match Tensor::read_safetensors(&cache) {
