@@ -610,7 +610,7 @@ impl LtxPipeline {
         }
         let coords = coords.f_to_kind(Kind::Float)?;
         let time = coords.f_select(1, 0)?.f_mul_scalar(1.0 / req.frame_rate)?;
-        let _ = coords.f_select(1, 0)?.f_copy_(&time)?;
+        coords.f_select(1, 0)?.f_copy_(&time)?;
         let init_latents = if conditioning { Some(latents.f_detach_copy()?) } else { None };
         let batch = if cfg { 2 } else { 1 };
         let coords = if cfg { Tensor::f_cat(&[&coords, &coords], 0)? } else { coords };
@@ -996,7 +996,7 @@ pub fn latent_coords(
     let coords = scale_video_ids(&video_ids(lf, lh, lw, p, pt, device)?, spatial_ratio, temporal_ratio, 0)?
         .f_to_kind(Kind::Float)?;
     let time = coords.f_select(1, 0)?.f_mul_scalar(1.0 / frame_rate)?;
-    let _ = coords.f_select(1, 0)?.f_copy_(&time)?;
+    coords.f_select(1, 0)?.f_copy_(&time)?;
     Ok(coords)
 }
 
@@ -1019,7 +1019,7 @@ fn scale_video_ids(ids: &Tensor, s: i64, t: i64, frame_index: i64) -> Result<Ten
     let scale = Tensor::f_from_slice(&[t, s, s])?.f_to_device(ids.device())?.f_view([1, 3, 1])?;
     let scaled = ids.f_mul(&scale)?;
     let frames = scaled.f_select(1, 0)?.f_add_scalar(1 - t)?.f_clamp_min(0)?.f_add_scalar(frame_index)?;
-    let _ = scaled.f_select(1, 0)?.f_copy_(&frames)?;
+    scaled.f_select(1, 0)?.f_copy_(&frames)?;
     Ok(scaled)
 }
 

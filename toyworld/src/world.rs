@@ -363,6 +363,8 @@ impl Scene {
                 angle0,
                 velocity: (v, 0.0),
             };
+            // 6.28, not TAU: the committed model was trained on the angles this draws.
+            #[allow(clippy::approx_constant)]
             let objects = vec![
                 make(a.0, a.1, Motion::Right, -start, y - lane, SPEED * 0.9, rng.range(0.0, 6.28)),
                 make(b.0, b.1, Motion::Left, start, y + lane, -SPEED * 0.9, rng.range(0.0, 6.28)),

@@ -171,6 +171,13 @@ pub struct Args {
     /// --vae-steps / --transformer-steps (to end a run early, reproducibly).
     #[arg(long)]
     pub stop_at: Option<i64>,
+    /// Minutes this command may run, data preparation included (a lent GPU's session is short):
+    /// 20 steps into a stage its schedule is shortened, if need be, to the steps that fit at the
+    /// speed measured, so it still ends on its decayed learning rate; `summary.json` records the
+    /// schedule it ran, which `--vae-steps` / `--transformer-steps` reproduce. Should a stage
+    /// slow down past the limit anyway, it stops there and keeps what it learnt.
+    #[arg(long)]
+    pub time_limit: Option<f64>,
     /// Start over instead of resuming from the work folder.
     #[arg(long)]
     pub restart: bool,

@@ -4,6 +4,7 @@ use clap::Parser;
 use train::{stages, Args};
 
 fn main() {
+    stages::start_clock();
     train::keep_freed_memory();
     let args = Args::parse();
     if let Err(e) = run(&args) {

@@ -107,7 +107,7 @@ mod tests {
     fn orthonormal_rows(k: i64, along: &Tensor) -> Tensor {
         let c = along.size()[0];
         let a = Tensor::randn([c, c], (Kind::Double, Device::Cpu));
-        let _ = a.narrow(1, 0, 1).copy_(&along.to_kind(Kind::Double).unsqueeze(1));
+        a.narrow(1, 0, 1).copy_(&along.to_kind(Kind::Double).unsqueeze(1));
         let (q, _) = Tensor::linalg_qr(&a, "reduced");
         q.narrow(1, 0, k).tr().contiguous()
     }

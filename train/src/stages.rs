@@ -2,6 +2,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -44,8 +45,31 @@ const MAX_SEQUENCE_LENGTH: usize = 64;
 /// The weights file of a diffusers model component.
 pub const WEIGHTS: &str = "diffusion_pytorch_model.safetensors";
 
+/// When this process started: `--time-limit` counts from here, data preparation included.
+static PROCESS_START: LazyLock<Instant> = LazyLock::new(Instant::now);
+/// Steps of a run timed before its schedule is fitted to `--time-limit`; they fall in the warm-up,
+/// whose learning rates do not depend on the schedule's length.
+const TIMED_STEPS: i64 = 20;
+/// Seconds kept back from `--time-limit` for what follows the last step (weights, record).
+const TIME_RESERVE: f64 = 15.0;
+
+/// Starts `--time-limit`'s clock; `main` calls it first.
+pub fn start_clock() {
+    LazyLock::force(&PROCESS_START);
+}
+
 fn err<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
+}
+
+/// The schedule's length for a run at `step` of `total` that takes `per_step` seconds a step and
+/// has `left` seconds: `total`, or shorter to end in time, one more step at the least.
+fn steps_that_fit(step: i64, total: i64, per_step: f64, left: f64) -> i64 {
+    let more = (left / per_step).floor();
+    if more.is_nan() || more >= (total - step) as f64 {
+        return total;
+    }
+    step + (more as i64).max(1)
 }
 
 /// Linear warm-up, then cosine decay to a tenth.
@@ -72,6 +96,11 @@ struct Run {
     bar: ProgressBar,
     save_every: i64,
     started: Instant,
+    /// `--time-limit` in seconds.
+    time_limit: Option<f64>,
+    /// The step and time this run's speed is measured from (its first step's end: the first
+    /// step on a GPU also loads its kernels).
+    timed_from: Option<(i64, Instant)>,
 }
 
 impl Run {
@@ -94,7 +123,15 @@ impl Run {
             ProgressStyle::with_template(&format!("{name} {{bar:40}} {{pos}}/{{len}} {{msg}} [{{elapsed}} < {{eta}}]"))
                 .map_err(err)?,
         );
-        Ok(Run { dir, losses, bar, save_every: args.save_every, started: Instant::now() })
+        Ok(Run {
+            dir,
+            losses,
+            bar,
+            save_every: args.save_every,
+            started: Instant::now(),
+            time_limit: args.time_limit.map(|m| m * 60.0),
+            timed_from: None,
+        })
     }
 
     fn record(&mut self, opt: &AdamW, loss: f64, total: i64) -> Result<(), String> {
@@ -103,13 +140,46 @@ impl Run {
         self.bar.set_position(opt.step as u64);
         self.bar.set_message(format!("loss {recent:.4}"));
         if opt.step % self.save_every == 0 || opt.step >= total {
-            opt.save(&self.dir.join("state.safetensors")).map_err(err)?;
-            let mut csv = std::fs::File::create(self.dir.join("losses.csv")).map_err(err)?;
-            for (s, l) in &self.losses {
-                writeln!(csv, "{s},{l}").map_err(err)?;
-            }
+            self.save(opt)?;
         }
         Ok(())
+    }
+
+    /// Parameters, moments and losses, to resume from.
+    fn save(&self, opt: &AdamW) -> Result<(), String> {
+        opt.save(&self.dir.join("state.safetensors")).map_err(err)?;
+        let mut csv = std::fs::File::create(self.dir.join("losses.csv")).map_err(err)?;
+        for (s, l) in &self.losses {
+            writeln!(csv, "{s},{l}").map_err(err)?;
+        }
+        Ok(())
+    }
+
+    /// The schedule's length from `opt`'s step on: `total`, or, [`TIMED_STEPS`] into this run
+    /// under `--time-limit`, as many steps as fit in the time left at the speed measured.
+    fn fit(&mut self, opt: &AdamW, total: i64) -> i64 {
+        let Some(limit) = self.time_limit else { return total };
+        let Some((from, at)) = self.timed_from else {
+            self.timed_from = Some((opt.step, Instant::now()));
+            return total;
+        };
+        if opt.step - from != TIMED_STEPS {
+            return total;
+        }
+        let per_step = at.elapsed().as_secs_f64() / TIMED_STEPS as f64;
+        let left = limit - PROCESS_START.elapsed().as_secs_f64() - TIME_RESERVE;
+        let fits = steps_that_fit(opt.step, total, per_step, left);
+        if fits < total {
+            self.bar.set_length(fits as u64);
+            // Said outside the bar too: a GPU job's log is no terminal, and the bar draws nothing there.
+            eprintln!("schedule shortened from {total} to {fits} steps to end within --time-limit ({per_step:.3} s a step)");
+        }
+        fits
+    }
+
+    /// Whether `--time-limit` has run out: the stage stops where it is.
+    fn out_of_time(&self) -> bool {
+        self.time_limit.is_some_and(|limit| PROCESS_START.elapsed().as_secs_f64() > limit - TIME_RESERVE)
     }
 
     fn recent_mean(&self, n: usize) -> f64 {
@@ -117,7 +187,8 @@ impl Run {
         tail.iter().map(|p| p.1).sum::<f64>() / tail.len().max(1) as f64
     }
 
-    fn finish(self, name: &str, schedule_steps: i64) -> Result<(), String> {
+    fn finish(self, opt: &AdamW, name: &str, schedule_steps: i64) -> Result<(), String> {
+        self.save(opt)?;
         self.bar.finish();
         let summary = serde_json::json!({
             "finished_by": std::env::args().collect::<Vec<_>>().join(" "),
@@ -125,6 +196,7 @@ impl Run {
             "steps": self.losses.last().map_or(0, |p| p.0),
             "final_loss_mean_last_50": self.recent_mean(50),
             "seconds_this_run": self.started.elapsed().as_secs_f64(),
+            "time_limit_minutes": self.time_limit.map(|s| s / 60.0),
         });
         std::fs::write(self.dir.join("summary.json"), summary.to_string()).map_err(err)?;
         eprintln!("{name}: final loss (mean of the last 50 steps) {:.5}", self.recent_mean(50));
@@ -261,9 +333,9 @@ pub fn train_vae(args: &Args, device: Device) -> Result<(), String> {
         });
     }
     let mut opt = AdamW::new(params, 0.0);
-    let total = args.vae_steps;
+    let mut total = args.vae_steps;
     let mut run = Run::open(&args.work, "vae", &mut opt, args, total)?;
-    while opt.step < total.min(args.stop_at.unwrap_or(total)) {
+    while opt.step < total.min(args.stop_at.unwrap_or(total)) && !run.out_of_time() {
         let step = opt.step;
         tch::manual_seed((args.seed as i64) << 20 | step);
         let x = data::vae_batch(args.seed, step, args.vae_batch, SIZE, VAE_CROP, VAE_FRAMES, device);
@@ -289,8 +361,9 @@ pub fn train_vae(args: &Args, device: Device) -> Result<(), String> {
         loss.backward();
         opt.step(scheduled_rate(&opt, total, args.vae_lr), f64::INFINITY);
         run.record(&opt, loss.double_value(&[]), total)?;
+        total = run.fit(&opt, total);
     }
-    run.finish("vae", total)?;
+    run.finish(&opt, "vae", total)?;
     if args.decoder_only {
         // The encoder and its latent statistics stay what the transformer was trained with.
         return save_weights(&vs, &args.model.join("vae"));
@@ -406,7 +479,13 @@ fn dataset(args: &Args, device: Device) -> Result<Dataset, String> {
     let embed = |text: &str| -> Result<Tensor, String> {
         let (states, mask) = encoder.encode(&[text], MAX_SEQUENCE_LENGTH).map_err(err)?;
         let real = mask.sum(Kind::Int64).int64_value(&[]);
-        Ok(states.squeeze_dim(0).narrow(0, 0, real))
+        let states = states.squeeze_dim(0).narrow(0, 0, real);
+        // A corrupt encoder, or one packed for a GPU without the rows of words its captions
+        // never used (`pack_text_encoder`), gives NaN: refused here, not trained on.
+        if !bool::try_from(states.isfinite().all()).map_err(err)? {
+            return Err(format!("the text encoder gave non-finite token states for {text:?}"));
+        }
+        Ok(states)
     };
     let bar = ProgressBar::new(clips.len() as u64);
     bar.set_style(ProgressStyle::with_template("embedding captions {bar:40} {pos}/{len}").map_err(err)?);
@@ -437,7 +516,7 @@ pub fn train_transformer(args: &Args, device: Device) -> Result<(), String> {
         init_from(&vs, args, "transformer")?;
     }
     let mut opt = AdamW::new(params, 0.01);
-    let total = args.transformer_steps;
+    let mut total = args.transformer_steps;
     let mut run = Run::open(&args.work, "transformer", &mut opt, args, total)?;
 
     let size = data.latents.size();
@@ -451,7 +530,7 @@ pub fn train_transformer(args: &Args, device: Device) -> Result<(), String> {
     let (spatial, temporal) = (SIZE as i64 / lh, (FRAMES as i64 - 1) / (lf - 1).max(1));
     let coords = latent_coords((lf, lh, lw), (p, pt), spatial, temporal, FPS, device).map_err(err)?;
     let b = args.transformer_batch;
-    while opt.step < total.min(args.stop_at.unwrap_or(total)) {
+    while opt.step < total.min(args.stop_at.unwrap_or(total)) && !run.out_of_time() {
         let step = opt.step;
         tch::manual_seed((args.seed as i64 + 1) << 20 | step);
         let mut rng = Rng::new(data::sample_seed(args.seed + 1, step, 0));
@@ -538,9 +617,10 @@ pub fn train_transformer(args: &Args, device: Device) -> Result<(), String> {
         loss.backward();
         opt.step(scheduled_rate(&opt, total, TRANSFORMER_LR), 1.0);
         run.record(&opt, loss.double_value(&[]), total)?;
+        total = run.fit(&opt, total);
         drop(xt);
     }
-    run.finish("transformer", total)?;
+    run.finish(&opt, "transformer", total)?;
     save_weights(&vs, &args.model.join("transformer"))
 }
 
@@ -893,6 +973,16 @@ mod tests {
         let pixels = background_weights(&x0.transpose(1, 2).reshape([2, 4, 5, 1, 1]), 10.0);
         assert_eq!(pixels.size(), [2, 1, 5, 1, 1]);
         assert!(pixels.flatten(0, -1).equal(&w.flatten(0, -1)));
+    }
+
+    #[test]
+    fn a_time_limit_shortens_the_schedule_to_the_steps_that_fit_and_never_lengthens_it() {
+        // 20 steps done, 0.5 s a step, 100 s left: 200 more steps fit.
+        assert_eq!(steps_that_fit(20, 3000, 0.5, 100.0), 220);
+        assert_eq!(steps_that_fit(20, 100, 0.5, 100.0), 100);
+        // Out of time already: one step more, so the stage still ends on a saved step.
+        assert_eq!(steps_that_fit(20, 3000, 0.5, -5.0), 21);
+        assert_eq!(steps_that_fit(20, 3000, 0.0, 100.0), 3000);
     }
 
     #[test]
