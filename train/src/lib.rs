@@ -175,7 +175,8 @@ pub struct Args {
     /// 20 steps into a stage its schedule is shortened, if need be, to the steps that fit at the
     /// speed measured, so it still ends on its decayed learning rate; `summary.json` records the
     /// schedule it ran, which `--vae-steps` / `--transformer-steps` reproduce. Should a stage
-    /// slow down past the limit anyway, it stops there and keeps what it learnt.
+    /// slow down past the limit anyway, it stops there and keeps what it learnt. One stage at a
+    /// time; resuming such a run, give it the schedule its record names.
     #[arg(long)]
     pub time_limit: Option<f64>,
     /// Start over instead of resuming from the work folder.
