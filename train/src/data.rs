@@ -10,8 +10,12 @@ use crate::stages::{FPS, FRAMES, SIZE};
 
 /// Frames of `scene` as `[3, F, H, W]` in [0, 1] on the CPU.
 pub fn clip(scene: &Scene, width: usize, height: usize, frames: usize, fps: f64, start: f64) -> Tensor {
-    let pixels = render(scene, width, height, frames, fps, start);
-    Tensor::from_slice(&pixels).view([frames as i64, height as i64, width as i64, 3]).permute([3, 0, 1, 2]).contiguous()
+    frames_tensor(&render(scene, width, height, frames, fps, start), width, height, frames)
+}
+
+/// [`render`]'s interleaved RGB frames as `[3, F, H, W]`.
+fn frames_tensor(pixels: &[f32], width: usize, height: usize, frames: usize) -> Tensor {
+    Tensor::from_slice(pixels).view([frames as i64, height as i64, width as i64, 3]).permute([3, 0, 1, 2]).contiguous()
 }
 
 /// One training clip: a scene and the second of it the clip starts at.
@@ -113,8 +117,7 @@ fn render_all(clips: &[TrainingClip], workers: usize) -> Vec<Tensor> {
             .collect();
         handles.into_iter().map(|h| h.join().expect("rendering a toyworld clip does not panic")).collect()
     });
-    let shape = [FRAMES as i64, SIZE as i64, SIZE as i64, 3];
-    parts.into_iter().flatten().map(|p| Tensor::from_slice(&p).view(shape).permute([3, 0, 1, 2]).contiguous()).collect()
+    parts.into_iter().flatten().map(|p| frames_tensor(&p, SIZE, SIZE, FRAMES)).collect()
 }
 
 /// A seed for sample `i` of step `step`, so a resumed run sees the same data.
