@@ -14,14 +14,14 @@ fn main() {
 }
 
 fn run(args: &Args) -> Result<(), String> {
+    if args.time_limit.is_some() && args.stage == train::Stage::All {
+        return Err("--time-limit fits one stage's schedule: name the stage (vae or transformer)".into());
+    }
     let device = models::select_device().map_err(|e| e.to_string())?;
     if device == tch::Device::Cpu {
         let threads =
             args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()) as i32);
         tch::set_num_threads(threads);
-    }
-    if args.time_limit.is_some() && args.stage == train::Stage::All {
-        return Err("--time-limit fits one stage's schedule: name the stage (vae or transformer)".into());
     }
     eprintln!("genvideo-train: {:?} on {device:?}", args.stage);
     std::fs::create_dir_all(&args.work).map_err(|e| format!("{}: {e}", args.work.display()))?;

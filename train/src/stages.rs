@@ -95,6 +95,9 @@ struct Run {
     losses: Vec<(i64, f64)>,
     bar: ProgressBar,
     save_every: i64,
+    stop_at: Option<i64>,
+    /// The step whose state is on disk (-1: none yet).
+    saved_at: i64,
     started: Instant,
     /// `--time-limit` in seconds.
     time_limit: Option<f64>,
@@ -109,7 +112,8 @@ impl Run {
         std::fs::create_dir_all(&dir).map_err(err)?;
         let state = dir.join("state.safetensors");
         let mut losses = Vec::new();
-        if state.is_file() {
+        let resumed = state.is_file();
+        if resumed {
             opt.load(&state)?;
             losses = read_losses(&dir);
             losses.retain(|&(s, _)| s <= opt.step);
@@ -128,13 +132,23 @@ impl Run {
             losses,
             bar,
             save_every: args.save_every,
+            stop_at: args.stop_at,
+            saved_at: if resumed { opt.step } else { -1 },
             started: Instant::now(),
             time_limit: args.time_limit.map(|m| m * 60.0),
             timed_from: None,
         })
     }
 
-    fn record(&mut self, opt: &AdamW, loss: f64, total: i64) -> Result<(), String> {
+    /// Whether the stage takes another step: its schedule (or `--stop-at`) not done, and
+    /// `--time-limit` not run out.
+    fn more(&self, opt: &AdamW, total: i64) -> bool {
+        opt.step < total.min(self.stop_at.unwrap_or(total)) && !self.out_of_time()
+    }
+
+    /// Logs the step's loss, saves on schedule, and returns the schedule's length from here on
+    /// ([`Run::fit`]).
+    fn record(&mut self, opt: &AdamW, loss: f64, total: i64) -> Result<i64, String> {
         self.losses.push((opt.step, loss));
         let recent = self.recent_mean(50);
         self.bar.set_position(opt.step as u64);
@@ -142,11 +156,12 @@ impl Run {
         if opt.step % self.save_every == 0 || opt.step >= total {
             self.save(opt)?;
         }
-        Ok(())
+        Ok(self.fit(opt, total))
     }
 
     /// Parameters, moments and losses, to resume from.
-    fn save(&self, opt: &AdamW) -> Result<(), String> {
+    fn save(&mut self, opt: &AdamW) -> Result<(), String> {
+        self.saved_at = opt.step;
         opt.save(&self.dir.join("state.safetensors")).map_err(err)?;
         let mut csv = std::fs::File::create(self.dir.join("losses.csv")).map_err(err)?;
         for (s, l) in &self.losses {
@@ -187,8 +202,11 @@ impl Run {
         tail.iter().map(|p| p.1).sum::<f64>() / tail.len().max(1) as f64
     }
 
-    fn finish(self, opt: &AdamW, name: &str, schedule_steps: i64) -> Result<(), String> {
-        self.save(opt)?;
+    fn finish(mut self, opt: &AdamW, name: &str, schedule_steps: i64) -> Result<(), String> {
+        // A stage stopped between saves (`--stop-at`, `--time-limit`) keeps its last steps too.
+        if self.saved_at != opt.step {
+            self.save(opt)?;
+        }
         self.bar.finish();
         let summary = serde_json::json!({
             "finished_by": std::env::args().collect::<Vec<_>>().join(" "),
@@ -335,7 +353,7 @@ pub fn train_vae(args: &Args, device: Device) -> Result<(), String> {
     let mut opt = AdamW::new(params, 0.0);
     let mut total = args.vae_steps;
     let mut run = Run::open(&args.work, "vae", &mut opt, args, total)?;
-    while opt.step < total.min(args.stop_at.unwrap_or(total)) && !run.out_of_time() {
+    while run.more(&opt, total) {
         let step = opt.step;
         tch::manual_seed((args.seed as i64) << 20 | step);
         let x = data::vae_batch(args.seed, step, args.vae_batch, SIZE, VAE_CROP, VAE_FRAMES, device);
@@ -360,8 +378,7 @@ pub fn train_vae(args: &Args, device: Device) -> Result<(), String> {
         opt.zero_grad();
         loss.backward();
         opt.step(scheduled_rate(&opt, total, args.vae_lr), f64::INFINITY);
-        run.record(&opt, loss.double_value(&[]), total)?;
-        total = run.fit(&opt, total);
+        total = run.record(&opt, loss.double_value(&[]), total)?;
     }
     run.finish(&opt, "vae", total)?;
     if args.decoder_only {
@@ -530,7 +547,7 @@ pub fn train_transformer(args: &Args, device: Device) -> Result<(), String> {
     let (spatial, temporal) = (SIZE as i64 / lh, (FRAMES as i64 - 1) / (lf - 1).max(1));
     let coords = latent_coords((lf, lh, lw), (p, pt), spatial, temporal, FPS, device).map_err(err)?;
     let b = args.transformer_batch;
-    while opt.step < total.min(args.stop_at.unwrap_or(total)) && !run.out_of_time() {
+    while run.more(&opt, total) {
         let step = opt.step;
         tch::manual_seed((args.seed as i64 + 1) << 20 | step);
         let mut rng = Rng::new(data::sample_seed(args.seed + 1, step, 0));
@@ -616,8 +633,7 @@ pub fn train_transformer(args: &Args, device: Device) -> Result<(), String> {
         opt.zero_grad();
         loss.backward();
         opt.step(scheduled_rate(&opt, total, TRANSFORMER_LR), 1.0);
-        run.record(&opt, loss.double_value(&[]), total)?;
-        total = run.fit(&opt, total);
+        total = run.record(&opt, loss.double_value(&[]), total)?;
         drop(xt);
     }
     run.finish(&opt, "transformer", total)?;
